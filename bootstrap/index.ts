@@ -1,0 +1,20 @@
+// npm run bootstrap: create every resource the pipeline needs, idempotently.
+
+import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
+import { createClients, destroyClients } from "../src/clients.ts";
+import { describeTarget } from "../src/config.ts";
+import { ensureResources } from "../src/resources.ts";
+import { formatResources, summarizeBootstrap } from "./report.ts";
+
+const config = configFromEnvironment();
+const clients = createClients(config);
+console.log(`Bootstrapping resources on ${describeTarget(config)} (prefix "${config.names.prefix}")`);
+try {
+  const resources = await ensureResources(config, clients);
+  console.log(formatResources(resources));
+  console.log(summarizeBootstrap(resources));
+} catch (error) {
+  fail(explainConnectionError(error, describeTarget(config)) ?? `Bootstrap failed: ${(error as Error).message}`);
+} finally {
+  destroyClients(clients);
+}

@@ -1,0 +1,41 @@
+// npm run teardown [-- --yes]: delete everything bootstrap created, buckets emptied first.
+import { createInterface } from "node:readline/promises";
+import { parseArgs } from "node:util";
+import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
+import { createClients, destroyClients } from "../src/clients.ts";
+import { describeTarget } from "../src/config.ts";
+import { teardownResources } from "../src/resources.ts";
+import { formatResources } from "./report.ts";
+
+const { values } = parseArgs({ options: { yes: { type: "boolean", short: "y", default: false } } });
+const config = configFromEnvironment();
+const { names } = config;
+const what = [
+  names.uploadsBucket,
+  names.thumbnailsBucket,
+  names.queue,
+  names.deadLetterQueue,
+  names.table,
+  names.failureTopic,
+];
+
+if (!values.yes) {
+  if (!process.stdin.isTTY) fail("Refusing to delete without confirmation: pass --yes (npm run teardown -- --yes).");
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question(
+    `Delete ${what.join(", ")} and all their contents on ${describeTarget(config)}? [y/N] `,
+  );
+  rl.close();
+  if (!/^y(es)?$/i.test(answer.trim())) fail("Nothing deleted.", 0);
+}
+
+const clients = createClients(config);
+try {
+  const removed = await teardownResources(config, clients);
+  if (removed.length === 0) console.log("Nothing to delete: no resources found.");
+  else console.log(formatResources(removed));
+} catch (error) {
+  fail(explainConnectionError(error, describeTarget(config)) ?? `Teardown failed: ${(error as Error).message}`);
+} finally {
+  destroyClients(clients);
+}

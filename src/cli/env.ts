@@ -1,0 +1,31 @@
+import dotenv from "dotenv";
+import { type Config, loadConfig } from "../config.ts";
+import { ConfigError } from "../errors.ts";
+
+/**
+ * Entry points call this first: .env (if any) under the real environment, then one
+ * validated Config. A bad value ends the process with a message naming the variable.
+ */
+export function configFromEnvironment(): Config {
+  dotenv.config({ quiet: true });
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message);
+    throw error;
+  }
+}
+
+export function fail(message: string, exitCode = 1): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(exitCode);
+}
+
+/** Turns "no stack at the endpoint" into one sentence instead of a stack trace. */
+export function explainConnectionError(error: unknown, endpoint: string): string | undefined {
+  const text = `${(error as { code?: string })?.code ?? ""} ${(error as Error)?.message ?? ""}`;
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|socket hang up/.test(text)) {
+    return `Nothing answers at ${endpoint}. Start the stack first: \`npm start\` (embedded) or \`docker compose up\` (LocalStack).`;
+  }
+  return undefined;
+}

@@ -1,0 +1,126 @@
+// npm run seed-images [folder]: upload a folder of images and wait for every result.
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { SingleBar } from "cli-progress";
+import pLimit from "p-limit";
+import { createClients, destroyClients } from "../clients.ts";
+import { describeTarget } from "../config.ts";
+import { formatBytes } from "../handler.ts";
+import { getImageItem, type ImageItem, imageIdFor } from "../metadata.ts";
+import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
+import { formatTable } from "./table.ts";
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".jpg": "image/jpeg",
+  ".jpeg": "image/jpeg",
+  ".png": "image/png",
+  ".gif": "image/gif",
+  ".webp": "image/webp",
+  ".tif": "image/tiff",
+  ".tiff": "image/tiff",
+  ".avif": "image/avif",
+  ".heic": "image/heic",
+};
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    timeout: { type: "string", default: "120" },
+    concurrency: { type: "string", default: "4" },
+  },
+});
+const folder = positionals[0] ?? "img";
+const timeoutMs = Number(values.timeout) * 1000;
+const config = configFromEnvironment();
+const clients = createClients(config);
+
+const files = (await readdir(folder).catch(() => fail(`No such folder: ${folder}`)))
+  .filter((name) => !name.startsWith(".") && CONTENT_TYPES[path.extname(name).toLowerCase()])
+  .sort();
+if (files.length === 0) fail(`No images in ${folder}/ (looked for ${Object.keys(CONTENT_TYPES).join(" ")})`);
+
+console.log(
+  `Uploading ${files.length} images from ${folder}/ to s3://${config.names.uploadsBucket}/${config.uploadPrefix} on ${describeTarget(config)}`,
+);
+const bar = new SingleBar({ format: "{phase} [{bar}] {value}/{total}", hideCursor: true, noTTYOutput: false });
+bar.start(files.length * 2, 0, { phase: "upload " });
+
+interface Upload {
+  name: string;
+  key: string;
+  bytes: number;
+  uploadedAt: number;
+  item?: ImageItem;
+  error?: string;
+}
+
+const limit = pLimit(Number(values.concurrency));
+let uploads: Upload[];
+try {
+  uploads = await Promise.all(
+    files.map((name) =>
+      limit(async () => {
+        const file = path.join(folder, name);
+        const body = await readFile(file);
+        const key = `${config.uploadPrefix}${name}`;
+        const uploadedAt = Date.now();
+        await clients.s3.send(
+          new PutObjectCommand({
+            Bucket: config.names.uploadsBucket,
+            Key: key,
+            Body: body,
+            ContentType: CONTENT_TYPES[path.extname(name).toLowerCase()],
+          }),
+        );
+        bar.increment();
+        return { name, key, bytes: (await stat(file)).size, uploadedAt };
+      }),
+    ),
+  );
+} catch (error) {
+  bar.stop();
+  destroyClients(clients);
+  fail(explainConnectionError(error, describeTarget(config)) ?? `Upload failed: ${(error as Error).message}`);
+}
+bar.update({ phase: "process" });
+
+// The worker writes one item per upload; wait for an item newer than our upload.
+const deadline = Date.now() + timeoutMs;
+await Promise.all(
+  uploads.map(async (upload) => {
+    const imageId = imageIdFor(config.names.uploadsBucket, upload.key);
+    while (Date.now() < deadline) {
+      const item = await getImageItem(clients, config.names, imageId);
+      if (item && Date.parse(item.processedAt) >= upload.uploadedAt - 1000) {
+        upload.item = item;
+        bar.increment();
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    upload.error = "timed out: is the worker running (npm start)?";
+  }),
+);
+bar.stop();
+destroyClients(clients);
+
+const rows = uploads.map((u) => {
+  const item = u.item;
+  const thumbs = item?.thumbnails?.map((t) => `${t.width}×${t.height}`).join(", ") ?? "";
+  return [
+    u.name,
+    formatBytes(u.bytes),
+    item?.width ? `${item.width}×${item.height}` : "",
+    item?.status ?? "TIMEOUT",
+    item?.status === "FAILED" ? (item.errorMessage ?? "") : thumbs || (u.error ?? ""),
+    item?.processingMs ?? 0,
+  ] as (string | number)[];
+});
+console.log(formatTable(["name", "size", "dimensions", "status", "thumbnails", "ms"], rows));
+const processed = uploads.filter((u) => u.item?.status === "PROCESSED").length;
+const failed = uploads.filter((u) => u.item?.status === "FAILED").length;
+const timedOut = uploads.filter((u) => !u.item).length;
+console.log(`${processed} processed, ${failed} failed, ${timedOut} timed out (of ${uploads.length}).`);
+process.exitCode = failed + timedOut > 0 ? 1 : 0;

@@ -1,0 +1,33 @@
+// npm run stack [-- --fresh] [-- --in-memory]: only the embedded AWS stack, in the foreground.
+import { parseArgs } from "node:util";
+import { describeStartError, startEmbeddedStack } from "../embedded/stack.ts";
+import { createLogger } from "../logger.ts";
+import { configFromEnvironment, fail } from "./env.ts";
+
+const { values } = parseArgs({
+  options: {
+    fresh: { type: "boolean", default: false },
+    "in-memory": { type: "boolean", default: false },
+  },
+});
+const config = configFromEnvironment();
+const logger = createLogger(config.logLevel, { service: "stack" });
+const stack = await startEmbeddedStack({
+  port: config.embedded.port,
+  host: config.embedded.host,
+  region: config.region,
+  dataDir: values["in-memory"] ? undefined : config.embedded.dataDir,
+  fresh: values.fresh,
+  logger,
+}).catch((error: unknown) => fail(describeStartError(error, config.embedded.port)));
+
+console.log(`Embedded AWS stack (S3, SQS, SNS, DynamoDB) listening on ${stack.endpoint}`);
+console.log(
+  values["in-memory"] ? "State: in memory only" : `State: ${config.embedded.dataDir}/ (kept across restarts)`,
+);
+const stop = async () => {
+  await stack.stop();
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

@@ -1,0 +1,90 @@
+// npm start [-- --fresh]: the whole pipeline on the embedded AWS stack, in one command.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { formatResources, summarizeBootstrap } from "../../bootstrap/report.ts";
+import { createClients, destroyClients } from "../clients.ts";
+import { withEndpoint } from "../config.ts";
+import { describeStartError, startEmbeddedStack } from "../embedded/stack.ts";
+import { createLogger } from "../logger.ts";
+import { ensureResources } from "../resources.ts";
+import { configFromEnvironment, fail } from "./env.ts";
+
+const { values } = parseArgs({
+  options: {
+    fresh: { type: "boolean", default: false },
+    "no-worker": { type: "boolean", default: false },
+  },
+});
+const started = performance.now();
+const baseConfig = configFromEnvironment();
+const logger = createLogger(baseConfig.logLevel, { service: "stack" });
+
+const stack = await startEmbeddedStack({
+  port: baseConfig.embedded.port,
+  host: baseConfig.embedded.host,
+  region: baseConfig.region,
+  dataDir: baseConfig.embedded.dataDir,
+  fresh: values.fresh,
+  logger,
+}).catch((error: unknown) => fail(describeStartError(error, baseConfig.embedded.port)));
+const config = withEndpoint(baseConfig, stack.endpoint);
+
+console.log(`Embedded AWS stack (S3, SQS, SNS, DynamoDB) on ${stack.endpoint}; state in ${config.embedded.dataDir}/`);
+const clients = createClients(config);
+try {
+  const resources = await ensureResources(config, clients);
+  console.log(formatResources(resources));
+  console.log(summarizeBootstrap(resources));
+} catch (error) {
+  await stack.stop();
+  fail(`Bootstrap failed: ${(error as Error).message}`);
+} finally {
+  destroyClients(clients);
+}
+
+/** Entry points run as children, exactly as `npm run worker` would run them. */
+const children = new Map<string, ChildProcess>();
+let shuttingDown = false;
+
+function run(name: string, script: string): void {
+  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL(script, import.meta.url))], {
+    env: { ...process.env, AWS_ENDPOINT_URL: stack.endpoint },
+    stdio: "inherit",
+  });
+  children.set(name, child);
+  child.on("exit", (code, signal) => {
+    children.delete(name);
+    if (shuttingDown) return;
+    // A crash must not stop the pipeline: restart, as a service manager would.
+    logger.warn(`${name} exited; restarting in 1 s`, { code, signal });
+    setTimeout(() => run(name, script), 1000);
+  });
+}
+
+if (!values["no-worker"]) run("worker", "../../worker/index.ts");
+
+console.log(`Ready in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
+console.log(`  AWS endpoint:  ${stack.endpoint}  (AWS_ENDPOINT_URL)`);
+console.log(`  Upload to:     s3://${config.names.uploadsBucket}/${config.uploadPrefix}`);
+console.log("  Next, in another terminal: npm run seed-images");
+console.log("Ctrl-C stops everything; uploads and results are kept for the next start.");
+
+async function shutdown(): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  console.log("Stopping: letting the worker finish what it holds...");
+  await Promise.all(
+    [...children.values()].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          child.once("exit", () => resolve());
+          child.kill("SIGTERM");
+        }),
+    ),
+  );
+  await stack.stop();
+  process.exit(0);
+}
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);

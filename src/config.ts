@@ -1,0 +1,203 @@
+import { availableParallelism } from "node:os";
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+
+/** Where the AWS APIs live: the embedded stack and LocalStack are both "emulator". */
+export type Target = { kind: "aws" } | { kind: "emulator"; endpoint: string };
+
+export const THUMBNAIL_FORMATS = ["jpeg", "webp", "avif", "png"] as const;
+export type ThumbnailFormat = (typeof THUMBNAIL_FORMATS)[number];
+
+export const DEFAULT_ENDPOINT = "http://localhost:4566";
+
+export interface Config {
+  region: string;
+  target: Target;
+  /** Static credentials for emulators; undefined means the SDK's default chain. */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  names: ResourceNames;
+  uploadPrefix: string;
+  thumbnails: {
+    sizes: number[];
+    format: ThumbnailFormat;
+    quality: number;
+  };
+  limits: {
+    maxBytes: number;
+    maxPixels: number;
+  };
+  queue: {
+    visibilityTimeoutSeconds: number;
+    maxReceiveCount: number;
+  };
+  worker: {
+    concurrency: number;
+    batchSize: number;
+    waitTimeSeconds: number;
+  };
+  embedded: {
+    host: string;
+    port: number;
+    dataDir: string;
+  };
+  web: { port: number };
+  alertEmail: string | undefined;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+export interface ResourceNames {
+  prefix: string;
+  uploadsBucket: string;
+  thumbnailsBucket: string;
+  queue: string;
+  deadLetterQueue: string;
+  table: string;
+  /** Global secondary index that lists images by upload date. */
+  uploadDateIndex: string;
+  failureTopic: string;
+  failureAlarm: string;
+  deadLetterAlarm: string;
+}
+
+export function resourceNames(prefix: string, table: string): ResourceNames {
+  return {
+    prefix,
+    uploadsBucket: `${prefix}-uploads`,
+    thumbnailsBucket: `${prefix}-thumbnails`,
+    queue: `${prefix}-uploads`,
+    deadLetterQueue: `${prefix}-uploads-dlq`,
+    table,
+    uploadDateIndex: "byUploadDate",
+    failureTopic: `${prefix}-failures`,
+    failureAlarm: `${prefix}-processing-failures`,
+    deadLetterAlarm: `${prefix}-dead-letters`,
+  };
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+// S3 bucket names: 3-63 chars, lowercase letters, digits and hyphens; the suffixes above add 12.
+const prefixSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$/, "3-50 lowercase letters, digits or hyphens");
+
+const sizesSchema = z
+  .string()
+  .transform((s) => s.split(",").map((part) => Number(part.trim())))
+  .pipe(z.array(z.number().int().min(16).max(4096)).min(1))
+  .transform((sizes) => [...new Set(sizes)].sort((a, b) => a - b));
+
+const envSchema = z.object({
+  AWS_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "an AWS region such as us-east-1")
+    .default("us-east-1"),
+  AWS_ENDPOINT_URL: z.string().optional(),
+  AWS_ACCESS_KEY_ID: z.string().optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().optional(),
+  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+  NAME_PREFIX: prefixSchema.default("image-pipeline"),
+  TABLE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{3,255}$/, "3-255 letters, digits, '_', '-' or '.'")
+    .default("ImageMetadata"),
+  UPLOAD_PREFIX: z
+    .string()
+    .regex(/^[^/].*\/$/, "a key prefix ending in '/', such as uploads/")
+    .default("uploads/"),
+  THUMBNAIL_SIZES: sizesSchema.default([128, 512]),
+  THUMBNAIL_FORMAT: z.enum(THUMBNAIL_FORMATS).default("jpeg"),
+  THUMBNAIL_QUALITY: int(1, 100).default(80),
+  MAX_IMAGE_BYTES: int(1, 5 * 1024 ** 3).default(50 * 1024 ** 2),
+  MAX_IMAGE_PIXELS: int(1, 268_402_689).default(100_000_000),
+  VISIBILITY_TIMEOUT_SECONDS: int(10, 43_200).default(120),
+  MAX_RECEIVE_COUNT: int(1, 1000).default(5),
+  WORKER_CONCURRENCY: int(1, 64).optional(),
+  WORKER_BATCH_SIZE: int(1, 10).default(10),
+  WORKER_WAIT_SECONDS: int(0, 20).default(20),
+  EMBEDDED_HOST: z.string().min(1).default("127.0.0.1"),
+  EMBEDDED_PORT: int(0, 65_535).default(4566),
+  DATA_DIR: z.string().min(1).default(".data"),
+  WEB_PORT: int(0, 65_535).default(8080),
+  ALERT_EMAIL: z.email().optional(),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+
+export type Env = Record<string, string | undefined>;
+
+/**
+ * Reads the environment once into a validated config. Call it in entry points only;
+ * everything else takes the Config object.
+ *
+ * AWS_ENDPOINT_URL: unset means the local default (http://localhost:4566) except on
+ * Lambda; an empty value means real AWS (the SDK ignores an empty value too).
+ */
+export function loadConfig(env: Env = process.env): Config {
+  // dotenv and shells give "" for `VAR=`; treat it as unset for everything but the endpoint.
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => value !== "" || key === "AWS_ENDPOINT_URL"),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join(".")}=${JSON.stringify(cleaned[String(issue.path[0])] ?? "")}: ${issue.message}`,
+    );
+    throw new ConfigError(`Invalid configuration:\n${problems.join("\n")}`);
+  }
+  const e = parsed.data;
+  const target = resolveTarget(e.AWS_ENDPOINT_URL, e.AWS_LAMBDA_FUNCTION_NAME);
+  const credentials =
+    e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY }
+      : target.kind === "emulator"
+        ? { accessKeyId: "test", secretAccessKey: "test" }
+        : undefined;
+  return {
+    region: e.AWS_REGION,
+    target,
+    credentials,
+    names: resourceNames(e.NAME_PREFIX, e.TABLE_NAME),
+    uploadPrefix: e.UPLOAD_PREFIX,
+    thumbnails: { sizes: e.THUMBNAIL_SIZES, format: e.THUMBNAIL_FORMAT, quality: e.THUMBNAIL_QUALITY },
+    limits: { maxBytes: e.MAX_IMAGE_BYTES, maxPixels: e.MAX_IMAGE_PIXELS },
+    queue: { visibilityTimeoutSeconds: e.VISIBILITY_TIMEOUT_SECONDS, maxReceiveCount: e.MAX_RECEIVE_COUNT },
+    worker: {
+      // Decoding dominates and sharp runs on libuv's pool: one image in flight per core keeps both busy.
+      concurrency: e.WORKER_CONCURRENCY ?? Math.max(2, availableParallelism()),
+      batchSize: e.WORKER_BATCH_SIZE,
+      waitTimeSeconds: e.WORKER_WAIT_SECONDS,
+    },
+    embedded: { host: e.EMBEDDED_HOST, port: e.EMBEDDED_PORT, dataDir: e.DATA_DIR },
+    web: { port: e.WEB_PORT },
+    alertEmail: e.ALERT_EMAIL,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+function resolveTarget(endpoint: string | undefined, lambdaFunction: string | undefined): Target {
+  if (endpoint === undefined) {
+    return lambdaFunction ? { kind: "aws" } : { kind: "emulator", endpoint: DEFAULT_ENDPOINT };
+  }
+  if (endpoint.trim() === "") return { kind: "aws" };
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new ConfigError(`Invalid configuration:\n  AWS_ENDPOINT_URL=${JSON.stringify(endpoint)}: not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(`Invalid configuration:\n  AWS_ENDPOINT_URL=${JSON.stringify(endpoint)}: must be http(s)`);
+  }
+  return { kind: "emulator", endpoint: url.origin };
+}
+
+/** Config with the endpoint pointed at a given URL: used by the embedded stack and tests. */
+export function withEndpoint(config: Config, endpoint: string): Config {
+  return {
+    ...config,
+    target: { kind: "emulator", endpoint },
+    credentials: config.credentials ?? { accessKeyId: "test", secretAccessKey: "test" },
+  };
+}
+
+export function describeTarget(config: Config): string {
+  return config.target.kind === "aws" ? `AWS (${config.region})` : config.target.endpoint;
+}

@@ -1,0 +1,176 @@
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { pipeline } from "node:stream/promises";
+import type { Logger } from "../logger.ts";
+import { NotificationConfigError, type NotificationHub } from "./notifications.ts";
+
+export interface EdgeBackends {
+  /** fauxqs: S3, SQS, SNS. */
+  fauxqsPort: number;
+  /** dynalite: DynamoDB. */
+  dynamoPort: number;
+  notifications: NotificationHub;
+  logger: Logger;
+}
+
+const CORS_HEADERS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, PUT, POST, DELETE, HEAD",
+  "access-control-expose-headers": "ETag, x-amz-request-id, x-amz-version-id, Location",
+  "access-control-max-age": "3000",
+};
+
+const HEALTH_BODY = JSON.stringify({
+  services: { s3: "running", sqs: "running", sns: "running", dynamodb: "running" },
+  edition: "embedded",
+});
+
+/**
+ * One endpoint in front of both emulators, like LocalStack's edge port: DynamoDB requests
+ * (JSON protocol, X-Amz-Target: DynamoDB_20120810.*) go to dynalite, everything else to
+ * fauxqs. The edge adds what neither emulator has: CORS for browser uploads and bucket
+ * notification configurations.
+ */
+export function createEdgeServer(backends: EdgeBackends): http.Server {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      // The client went away (an aborted long poll): nothing to answer, nothing wrong.
+      if (req.destroyed || res.destroyed) return;
+      backends.logger.error("edge request failed", { method: req.method, url: req.url, error });
+      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
+      res.end("embedded stack: backend request failed");
+    });
+  });
+  // Long polls hold requests for 20 s; keep idle sockets open longer than the SDK's.
+  server.keepAliveTimeout = 65_000;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
+    const url = new URL(req.url ?? "/", "http://edge");
+
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, {
+        "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "*",
+      });
+      res.end();
+      return;
+    }
+    if (url.pathname === "/_localstack/health" || url.pathname === "/_embedded/health") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(HEALTH_BODY);
+      return;
+    }
+    const target = req.headers["x-amz-target"];
+    if (typeof target === "string" && target.startsWith("DynamoDB_")) {
+      await forward(req, res, backends.dynamoPort);
+      return;
+    }
+    const bucket = bucketOf(url);
+    if (bucket && url.searchParams.has("notification")) {
+      await handleNotificationConfig(req, res, bucket);
+      return;
+    }
+    const status = await forward(req, res, backends.fauxqsPort);
+    if (req.method === "DELETE" && bucket && url.pathname === `/${bucket}` && status === 204) {
+      backends.notifications.forgetBucket(bucket);
+    }
+  }
+
+  async function handleNotificationConfig(req: IncomingMessage, res: ServerResponse, bucket: string) {
+    if (req.method === "GET") {
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(backends.notifications.getXml(bucket));
+      return;
+    }
+    if (req.method !== "PUT") {
+      sendS3Error(res, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.");
+      return;
+    }
+    const body = await readBody(req);
+    // The bucket must exist, as on S3: ask fauxqs.
+    const head = await request(backends.fauxqsPort, "HEAD", `/${encodeURIComponent(bucket)}`, req.headers.host);
+    if (head !== 200) {
+      sendS3Error(res, 404, "NoSuchBucket", "The specified bucket does not exist");
+      return;
+    }
+    try {
+      backends.notifications.put(bucket, body.toString("utf8"));
+    } catch (error) {
+      if (!(error instanceof NotificationConfigError)) throw error;
+      sendS3Error(res, 400, "InvalidArgument", error.message);
+      return;
+    }
+    res.writeHead(200);
+    res.end();
+  }
+
+  async function forward(req: IncomingMessage, res: ServerResponse, port: number): Promise<number> {
+    const upstream = http.request({
+      host: "127.0.0.1",
+      port,
+      method: req.method,
+      path: req.url,
+      // The Host header stays as the client sent it: fauxqs builds queue URLs from it.
+      headers: req.headers,
+      agent,
+    });
+    const response = new Promise<IncomingMessage>((resolve, reject) => {
+      upstream.once("response", resolve);
+      upstream.once("error", reject);
+    });
+    await pipeline(req, upstream);
+    const incoming = await response;
+    res.writeHead(incoming.statusCode ?? 502, incoming.headers);
+    await pipeline(incoming, res);
+    return incoming.statusCode ?? 502;
+  }
+
+  function request(port: number, method: string, path: string, host: string | undefined): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const r = http.request({ host: "127.0.0.1", port, method, path, agent, headers: { host: host ?? "localhost" } });
+      r.once("response", (incoming) => {
+        incoming.resume();
+        resolve(incoming.statusCode ?? 0);
+      });
+      r.once("error", reject);
+      r.end();
+    });
+  }
+
+  return server;
+}
+
+/** Path-style S3 only (forcePathStyle): the first path segment is the bucket. */
+function bucketOf(url: URL): string | undefined {
+  const segment = url.pathname.split("/")[1];
+  return segment ? decodeURIComponent(segment) : undefined;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function sendS3Error(res: ServerResponse, status: number, code: string, message: string): void {
+  res.writeHead(status, { "content-type": "application/xml" });
+  res.end(
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`,
+  );
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}

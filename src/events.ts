@@ -1,0 +1,119 @@
+import type { S3Event, S3EventRecord } from "aws-lambda";
+import { ErrorCode, PermanentError } from "./errors.ts";
+
+/** One object to process, whatever shape of message announced it. */
+export interface ObjectRef {
+  bucket: string;
+  /** The object key, decoded: exactly the bytes the uploader used. */
+  key: string;
+  size?: number;
+  eTag?: string;
+  /** S3's per-key ordering token (hex); absent for plain messages. */
+  sequencer?: string;
+  eventTime?: string;
+  eventName: string;
+}
+
+/** What a message body asks for: objects to process, or nothing (e.g. S3's test event). */
+export type ParsedMessage = { kind: "objects"; objects: ObjectRef[] } | { kind: "ignore"; reason: string };
+
+/**
+ * S3 writes keys in event notifications form-encoded: "+" for a space, %XX for the rest.
+ * A literal "+" in a key therefore arrives as "%2B".
+ */
+export function decodeS3Key(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, " "));
+}
+
+export function encodeS3Key(key: string): string {
+  return encodeURIComponent(key)
+    .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, "+")
+    .replace(/%2F/g, "/");
+}
+
+export function parseMessageBody(body: string): ParsedMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new PermanentError(ErrorCode.BadMessage, "Message body is not JSON");
+  }
+  if (!isObject(json)) throw new PermanentError(ErrorCode.BadMessage, "Message body is not a JSON object");
+
+  // S3 sends this once when a notification configuration is saved.
+  if (json.Event === "s3:TestEvent") return { kind: "ignore", reason: "s3:TestEvent" };
+
+  // An S3 event fanned out through SNS arrives wrapped in a Notification envelope.
+  if (json.Type === "Notification" && typeof json.Message === "string") return parseMessageBody(json.Message);
+
+  if (Array.isArray(json.Records)) return parseS3Event(json as unknown as S3Event);
+
+  // The original Python project's queue message.
+  if (typeof json.bucket_name === "string" && typeof json.image_key === "string") {
+    if (!json.bucket_name || !json.image_key) {
+      throw new PermanentError(ErrorCode.BadMessage, "bucket_name and image_key must not be empty");
+    }
+    return {
+      kind: "objects",
+      objects: [{ bucket: json.bucket_name, key: json.image_key, eventName: "Manual" }],
+    };
+  }
+  throw new PermanentError(
+    ErrorCode.BadMessage,
+    "Message is neither an S3 event notification nor {bucket_name, image_key}",
+  );
+}
+
+function parseS3Event(event: S3Event): ParsedMessage {
+  const objects: ObjectRef[] = [];
+  for (const record of event.Records) {
+    if (!isObject(record) || record.eventSource !== "aws:s3") continue;
+    if (typeof record.eventName !== "string" || !record.eventName.startsWith("ObjectCreated:")) continue;
+    objects.push(toObjectRef(record));
+  }
+  if (objects.length === 0) return { kind: "ignore", reason: "no ObjectCreated records" };
+  return { kind: "objects", objects };
+}
+
+function toObjectRef(record: S3EventRecord): ObjectRef {
+  const bucket = record.s3?.bucket?.name;
+  const rawKey = record.s3?.object?.key;
+  if (typeof bucket !== "string" || typeof rawKey !== "string") {
+    throw new PermanentError(ErrorCode.BadMessage, "S3 event record lacks s3.bucket.name or s3.object.key");
+  }
+  let key: string;
+  try {
+    key = decodeS3Key(rawKey);
+  } catch {
+    throw new PermanentError(ErrorCode.BadMessage, `S3 event key is not valid URL encoding: ${rawKey}`);
+  }
+  const { size, eTag, sequencer } = record.s3.object;
+  return {
+    bucket,
+    key,
+    eventName: record.eventName,
+    ...(typeof size === "number" && { size }),
+    ...(typeof eTag === "string" && { eTag: stripQuotes(eTag) }),
+    ...(typeof sequencer === "string" && { sequencer }),
+    ...(typeof record.eventTime === "string" && { eventTime: record.eventTime }),
+  };
+}
+
+export function stripQuotes(eTag: string): string {
+  return eTag.replace(/^"|"$/g, "");
+}
+
+/**
+ * Sequencers of one key only grow. S3's documented comparison: right-pad the shorter
+ * hex string with zeros, then compare lexicographically. Stored padded, so a DynamoDB
+ * condition expression can compare them as strings.
+ */
+export function normalizeSequencer(sequencer: string | undefined): string {
+  return (sequencer ?? "").toUpperCase().padEnd(SEQUENCER_WIDTH, "0");
+}
+const SEQUENCER_WIDTH = 32;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,384 @@
+import {
+  CreateTableCommand,
+  DeleteTableCommand,
+  DescribeTableCommand,
+  ResourceNotFoundException,
+  waitUntilTableExists,
+  waitUntilTableNotExists,
+} from "@aws-sdk/client-dynamodb";
+import {
+  type BucketLocationConstraint,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  GetBucketNotificationConfigurationCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutBucketCorsCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutPublicAccessBlockCommand,
+} from "@aws-sdk/client-s3";
+import { CreateTopicCommand, DeleteTopicCommand, ListTopicsCommand, SubscribeCommand } from "@aws-sdk/client-sns";
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  QueueDoesNotExist,
+  SetQueueAttributesCommand,
+} from "@aws-sdk/client-sqs";
+import type { Clients } from "./clients.ts";
+import type { Config } from "./config.ts";
+
+export type ResourceKind = "s3-bucket" | "sqs-queue" | "dynamodb-table" | "sns-topic" | "s3-notification";
+
+export interface ResourceInfo {
+  kind: ResourceKind;
+  name: string;
+  arn?: string;
+  url?: string;
+  /** After ensureResources: what this run did. After describeResources: present or missing. */
+  state: "created" | "exists" | "updated" | "present" | "missing";
+  detail?: string;
+}
+
+/**
+ * Creates every resource the pipeline needs, idempotently: a second run creates nothing.
+ * The same calls run against the embedded stack, LocalStack and AWS.
+ */
+export async function ensureResources(config: Config, clients: Clients): Promise<ResourceInfo[]> {
+  const { names } = config;
+  const out: ResourceInfo[] = [];
+  out.push(await ensureBucket(config, clients, names.uploadsBucket, true));
+  out.push(await ensureBucket(config, clients, names.thumbnailsBucket, false));
+
+  const dlq = await ensureQueue(clients, names.deadLetterQueue, {
+    // Keep failed messages as long as SQS allows: 14 days.
+    MessageRetentionPeriod: "1209600",
+  });
+  out.push(dlq);
+  const queue = await ensureQueue(clients, names.queue, {
+    VisibilityTimeout: String(config.queue.visibilityTimeoutSeconds),
+    ReceiveMessageWaitTimeSeconds: "20",
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: config.queue.maxReceiveCount }),
+  });
+  // The policy names the queue's own ARN, known only once the queue exists.
+  await clients.sqs.send(
+    new SetQueueAttributesCommand({
+      QueueUrl: queue.url,
+      Attributes: { Policy: JSON.stringify(queuePolicy(queue.arn ?? "", names.uploadsBucket)) },
+    }),
+  );
+  out.push(queue);
+  out.push(await ensureTable(config, clients));
+  out.push(await ensureTopic(config, clients));
+  out.push(await ensureNotification(config, clients, queue.arn ?? ""));
+  return out;
+}
+
+/** Lets S3 (and only from our uploads bucket) send notifications to the queue on AWS. */
+function queuePolicy(queueArn: string, bucket: string) {
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "AllowUploadsBucketNotifications",
+        Effect: "Allow",
+        Principal: { Service: "s3.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: queueArn,
+        Condition: { ArnLike: { "aws:SourceArn": `arn:aws:s3:::${bucket}` } },
+      },
+    ],
+  };
+}
+
+async function ensureBucket(config: Config, clients: Clients, bucket: string, uploads: boolean): Promise<ResourceInfo> {
+  const info = { kind: "s3-bucket" as const, name: bucket, arn: `arn:aws:s3:::${bucket}` };
+  let state: ResourceInfo["state"] = "exists";
+  if (!(await bucketExists(clients, bucket))) {
+    await clients.s3.send(
+      new CreateBucketCommand({
+        Bucket: bucket,
+        // us-east-1 is the one region that refuses an explicit location constraint.
+        ...(config.region !== "us-east-1" && {
+          CreateBucketConfiguration: { LocationConstraint: config.region as BucketLocationConstraint },
+        }),
+      }),
+    );
+    state = "created";
+    // Originals and thumbnails are never public: the gallery hands out presigned URLs.
+    await clients.s3.send(
+      new PutPublicAccessBlockCommand({
+        Bucket: bucket,
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          IgnorePublicAcls: true,
+          BlockPublicPolicy: true,
+          RestrictPublicBuckets: true,
+        },
+      }),
+    );
+  }
+  // Browsers upload straight to the uploads bucket with a presigned POST, and read thumbnails.
+  await clients.s3.send(
+    new PutBucketCorsCommand({
+      Bucket: bucket,
+      CORSConfiguration: {
+        CORSRules: [
+          {
+            AllowedMethods: uploads ? ["GET", "POST", "PUT"] : ["GET"],
+            AllowedOrigins: ["*"],
+            AllowedHeaders: ["*"],
+            ExposeHeaders: ["ETag"],
+            MaxAgeSeconds: 3000,
+          },
+        ],
+      },
+    }),
+  );
+  return { ...info, state, url: `s3://${bucket}/${uploads ? config.uploadPrefix : ""}` };
+}
+
+export async function bucketExists(clients: Clients, bucket: string): Promise<boolean> {
+  try {
+    await clients.s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+async function ensureQueue(clients: Clients, name: string, attributes: Record<string, string>): Promise<ResourceInfo> {
+  let url = await queueUrl(clients, name);
+  let state: ResourceInfo["state"];
+  if (url) {
+    // Converge attributes (visibility timeout, redrive) on an existing queue.
+    const current = await queueAttributes(clients, url);
+    const changed = Object.entries(attributes).filter(([k, v]) => !sameAttribute(k, current[k], v));
+    if (changed.length > 0) {
+      await clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
+      state = "updated";
+    } else {
+      state = "exists";
+    }
+  } else {
+    const created = await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    url = created.QueueUrl ?? "";
+    state = "created";
+  }
+  const arn = (await queueAttributes(clients, url)).QueueArn;
+  return {
+    kind: "sqs-queue",
+    name,
+    url,
+    state,
+    ...(arn && { arn }),
+    ...(state === "updated" && { detail: "attributes updated" }),
+  };
+}
+
+export async function queueUrl(clients: Clients, name: string): Promise<string | undefined> {
+  try {
+    return (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
+  } catch (error) {
+    if (error instanceof QueueDoesNotExist || isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Emulators and AWS differ in how they echo JSON attributes (numbers vs strings). */
+function sameAttribute(name: string, current: string | undefined, wanted: string): boolean {
+  if (current === wanted) return true;
+  if (name !== "RedrivePolicy" || !current) return false;
+  const a = JSON.parse(current) as Record<string, unknown>;
+  const b = JSON.parse(wanted) as Record<string, unknown>;
+  return a.deadLetterTargetArn === b.deadLetterTargetArn && String(a.maxReceiveCount) === String(b.maxReceiveCount);
+}
+
+async function queueAttributes(clients: Clients, url: string): Promise<Record<string, string>> {
+  const result = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["All"] }));
+  return result.Attributes ?? {};
+}
+
+async function ensureTable(config: Config, clients: Clients): Promise<ResourceInfo> {
+  const { names } = config;
+  const existing = await describeTable(clients, names.table);
+  if (existing) return { kind: "dynamodb-table", name: names.table, arn: existing, state: "exists" };
+  await clients.dynamo.send(
+    new CreateTableCommand({
+      TableName: names.table,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: "imageId", AttributeType: "S" },
+        { AttributeName: "listShard", AttributeType: "S" },
+        { AttributeName: "uploadDate", AttributeType: "S" },
+      ],
+      KeySchema: [{ AttributeName: "imageId", KeyType: "HASH" }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: names.uploadDateIndex,
+          KeySchema: [
+            { AttributeName: "listShard", KeyType: "HASH" },
+            { AttributeName: "uploadDate", KeyType: "RANGE" },
+          ],
+          Projection: { ProjectionType: "ALL" },
+        },
+      ],
+    }),
+  );
+  await waitUntilTableExists({ client: clients.dynamo, maxWaitTime: 120, minDelay: 1 }, { TableName: names.table });
+  const arn = await describeTable(clients, names.table);
+  return { kind: "dynamodb-table", name: names.table, state: "created", ...(arn && { arn }) };
+}
+
+async function describeTable(clients: Clients, table: string): Promise<string | undefined> {
+  try {
+    const result = await clients.dynamo.send(new DescribeTableCommand({ TableName: table }));
+    return result.Table?.TableArn ?? `table/${table}`;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return undefined;
+    throw error;
+  }
+}
+
+async function ensureTopic(config: Config, clients: Clients): Promise<ResourceInfo> {
+  const name = config.names.failureTopic;
+  const before = await findTopic(clients, name);
+  // CreateTopic is idempotent and returns the existing ARN.
+  const arn = (await clients.sns.send(new CreateTopicCommand({ Name: name }))).TopicArn ?? "";
+  if (config.alertEmail && !before) {
+    await clients.sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: "email", Endpoint: config.alertEmail }));
+  }
+  return { kind: "sns-topic", name, arn, state: before ? "exists" : "created" };
+}
+
+export async function findTopic(clients: Clients, name: string): Promise<string | undefined> {
+  let NextToken: string | undefined;
+  do {
+    const page = await clients.sns.send(new ListTopicsCommand({ NextToken }));
+    const match = page.Topics?.find((t) => t.TopicArn?.split(":").at(-1) === name);
+    if (match?.TopicArn) return match.TopicArn;
+    NextToken = page.NextToken;
+  } while (NextToken);
+  return undefined;
+}
+
+async function ensureNotification(config: Config, clients: Clients, queueArn: string): Promise<ResourceInfo> {
+  const bucket = config.names.uploadsBucket;
+  const id = "uploads-to-queue";
+  const name = `${bucket} → ${config.names.queue}`;
+  const current = await clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket }));
+  const already = current.QueueConfigurations?.some(
+    (q) =>
+      q.QueueArn === queueArn &&
+      q.Filter?.Key?.FilterRules?.some((r) => r.Name?.toLowerCase() === "prefix" && r.Value === config.uploadPrefix),
+  );
+  if (already) return { kind: "s3-notification", name, state: "exists", detail: `prefix ${config.uploadPrefix}` };
+  await clients.s3.send(
+    new PutBucketNotificationConfigurationCommand({
+      Bucket: bucket,
+      NotificationConfiguration: {
+        QueueConfigurations: [
+          {
+            Id: id,
+            QueueArn: queueArn,
+            Events: ["s3:ObjectCreated:*"],
+            // Only originals: thumbnails live in another bucket and never trigger processing.
+            Filter: { Key: { FilterRules: [{ Name: "prefix", Value: config.uploadPrefix }] } },
+          },
+        ],
+      },
+    }),
+  );
+  return { kind: "s3-notification", name, state: "created", detail: `prefix ${config.uploadPrefix}` };
+}
+
+/** What exists now, for `npm run resources`. */
+export async function describeResources(config: Config, clients: Clients): Promise<ResourceInfo[]> {
+  const { names } = config;
+  const out: ResourceInfo[] = [];
+  for (const bucket of [names.uploadsBucket, names.thumbnailsBucket]) {
+    out.push({
+      kind: "s3-bucket",
+      name: bucket,
+      arn: `arn:aws:s3:::${bucket}`,
+      url: `s3://${bucket}/`,
+      state: (await bucketExists(clients, bucket)) ? "present" : "missing",
+    });
+  }
+  for (const name of [names.queue, names.deadLetterQueue]) {
+    const url = await queueUrl(clients, name);
+    const arn = url ? (await queueAttributes(clients, url)).QueueArn : undefined;
+    out.push({ kind: "sqs-queue", name, state: url ? "present" : "missing", ...(url && { url }), ...(arn && { arn }) });
+  }
+  const tableArn = await describeTable(clients, names.table);
+  out.push({
+    kind: "dynamodb-table",
+    name: names.table,
+    state: tableArn ? "present" : "missing",
+    ...(tableArn && { arn: tableArn }),
+    detail: `index ${names.uploadDateIndex}`,
+  });
+  const topicArn = await findTopic(clients, names.failureTopic);
+  out.push({
+    kind: "sns-topic",
+    name: names.failureTopic,
+    state: topicArn ? "present" : "missing",
+    ...(topicArn && { arn: topicArn }),
+  });
+  return out;
+}
+
+/** Removes everything ensureResources creates, emptying buckets first. */
+export async function teardownResources(config: Config, clients: Clients): Promise<ResourceInfo[]> {
+  const { names } = config;
+  const out: ResourceInfo[] = [];
+  for (const bucket of [names.uploadsBucket, names.thumbnailsBucket]) {
+    if (!(await bucketExists(clients, bucket))) continue;
+    const deleted = await emptyBucket(clients, bucket);
+    await clients.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
+    out.push({ kind: "s3-bucket", name: bucket, state: "missing", detail: `${deleted} objects deleted` });
+  }
+  for (const name of [names.queue, names.deadLetterQueue]) {
+    const url = await queueUrl(clients, name);
+    if (!url) continue;
+    await clients.sqs.send(new DeleteQueueCommand({ QueueUrl: url }));
+    out.push({ kind: "sqs-queue", name, state: "missing" });
+  }
+  if (await describeTable(clients, names.table)) {
+    await clients.dynamo.send(new DeleteTableCommand({ TableName: names.table }));
+    await waitUntilTableNotExists(
+      { client: clients.dynamo, maxWaitTime: 120, minDelay: 1 },
+      { TableName: names.table },
+    );
+    out.push({ kind: "dynamodb-table", name: names.table, state: "missing" });
+  }
+  const topicArn = await findTopic(clients, names.failureTopic);
+  if (topicArn) {
+    await clients.sns.send(new DeleteTopicCommand({ TopicArn: topicArn }));
+    out.push({ kind: "sns-topic", name: names.failureTopic, state: "missing" });
+  }
+  return out;
+}
+
+async function emptyBucket(clients: Clients, bucket: string): Promise<number> {
+  let deleted = 0;
+  let ContinuationToken: string | undefined;
+  do {
+    const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken }));
+    const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+    if (keys.length > 0) {
+      await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
+      deleted += keys.length;
+    }
+    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (ContinuationToken);
+  return deleted;
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === "NotFound" || e?.name === "NoSuchBucket" || e?.$metadata?.httpStatusCode === 404;
+}

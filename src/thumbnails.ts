@@ -1,0 +1,172 @@
+import sharp, { type Metadata, type OutputInfo, type Sharp } from "sharp";
+import type { ThumbnailFormat } from "./config.ts";
+import { ErrorCode, PermanentError } from "./errors.ts";
+
+/** Formats we decode. SVG and PDF are refused: rendering them can reach local files or the network. */
+export const SUPPORTED_INPUT_FORMATS = ["jpeg", "png", "webp", "gif", "tiff", "avif", "heif"] as const;
+
+export const CONTENT_TYPES: Record<ThumbnailFormat, string> = {
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  avif: "image/avif",
+  png: "image/png",
+};
+
+export const EXTENSIONS: Record<ThumbnailFormat, string> = { jpeg: "jpg", webp: "webp", avif: "avif", png: "png" };
+
+export interface ImageInfo {
+  /** Detected from the bytes, never from the key's extension. */
+  format: string;
+  /** Display size: after EXIF orientation. */
+  width: number;
+  height: number;
+  hasAlpha: boolean;
+  /** Frames in an animated GIF/WebP; 1 otherwise. Only the first is decoded. */
+  pages: number;
+}
+
+export interface ThumbnailOptions {
+  sizes: number[];
+  format: ThumbnailFormat;
+  quality: number;
+  maxPixels: number;
+}
+
+export interface Thumbnail {
+  /** The bounding box this thumbnail fits inside (size × size). */
+  size: number;
+  width: number;
+  height: number;
+  bytes: number;
+  format: ThumbnailFormat;
+  contentType: string;
+  data: Buffer;
+}
+
+export interface ThumbnailResult {
+  info: ImageInfo;
+  thumbnails: Thumbnail[];
+  /** Dominant colour as #rrggbb, a placeholder while the thumbnail loads. */
+  dominantColor: string;
+}
+
+const WHITE = { r: 255, g: 255, b: 255 };
+
+/**
+ * Reads only the header (about 2% of a thumbnail's cost) and enforces the limits before
+ * anything is decoded: a 31 KB PNG can declare 16000×16000 pixels.
+ */
+export async function inspectImage(input: Buffer, maxPixels: number): Promise<ImageInfo> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(input).metadata();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/unsupported image format/i.test(message)) {
+      throw new PermanentError(ErrorCode.NotAnImage, "Not an image: the content matches no supported image format", {
+        cause: error,
+      });
+    }
+    throw new PermanentError(ErrorCode.CorruptImage, `Cannot read the image header: ${message}`, { cause: error });
+  }
+  const format = meta.format ?? "unknown";
+  if (!(SUPPORTED_INPUT_FORMATS as readonly string[]).includes(format)) {
+    throw new PermanentError(
+      ErrorCode.UnsupportedFormat,
+      `Unsupported format "${format}": accepted are ${SUPPORTED_INPUT_FORMATS.join(", ")}`,
+    );
+  }
+  const storedWidth = meta.width ?? 0;
+  // For animations, height is one frame's height when pageHeight is given.
+  const storedHeight = meta.pageHeight ?? meta.height ?? 0;
+  if (storedWidth < 1 || storedHeight < 1) {
+    throw new PermanentError(ErrorCode.CorruptImage, "The image header declares no dimensions");
+  }
+  const pixels = storedWidth * storedHeight;
+  if (pixels > maxPixels) {
+    throw new PermanentError(
+      ErrorCode.TooManyPixels,
+      `${storedWidth}×${storedHeight} is ${(pixels / 1e6).toFixed(1)} MP, over the limit of ${(maxPixels / 1e6).toFixed(1)} MP`,
+    );
+  }
+  // EXIF orientations 5-8 rotate by 90°: the displayed image is transposed.
+  const transposed = (meta.orientation ?? 1) >= 5;
+  return {
+    format,
+    width: transposed ? storedHeight : storedWidth,
+    height: transposed ? storedWidth : storedHeight,
+    hasAlpha: meta.hasAlpha ?? false,
+    pages: meta.pages ?? 1,
+  };
+}
+
+/**
+ * Every size from one decode: the image is decoded once, shrunk on load to the largest
+ * size, and the smaller sizes are resized from that small in-memory copy.
+ */
+export async function makeThumbnails(input: Buffer, options: ThumbnailOptions): Promise<ThumbnailResult> {
+  const info = await inspectImage(input, options.maxPixels);
+  const largest = Math.max(...options.sizes);
+  let base: { data: Buffer; info: OutputInfo };
+  try {
+    base = await sharp(input, { limitInputPixels: options.maxPixels, failOn: "error", pages: 1 })
+      .rotate()
+      .resize(largest, largest, { fit: "inside", withoutEnlargement: true })
+      .toColourspace("srgb")
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new PermanentError(ErrorCode.CorruptImage, `Cannot decode the image: ${message}`, { cause: error });
+  }
+  const raw = {
+    raw: { width: base.info.width, height: base.info.height, channels: base.info.channels as 1 | 2 | 3 | 4 },
+  };
+
+  const thumbnails = await Promise.all(
+    options.sizes.map(async (size) => {
+      let pipeline = sharp(base.data, raw).resize(size, size, { fit: "inside", withoutEnlargement: true });
+      pipeline = encode(pipeline, options.format, options.quality);
+      const { data, info: out } = await pipeline.toBuffer({ resolveWithObject: true });
+      return {
+        size,
+        width: out.width,
+        height: out.height,
+        bytes: data.length,
+        format: options.format,
+        contentType: CONTENT_TYPES[options.format],
+        data,
+      } satisfies Thumbnail;
+    }),
+  );
+
+  // Transparent pixels count as white, as they are shown on the gallery's light cards.
+  // stats() reads its input, not the pipeline's output: flatten a small copy first.
+  const small = await sharp(base.data, raw)
+    .resize(64, 64, { fit: "inside", withoutEnlargement: true })
+    .flatten({ background: WHITE })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const stats = await sharp(small.data, {
+    raw: { width: small.info.width, height: small.info.height, channels: small.info.channels as 3 },
+  }).stats();
+  return { info, thumbnails, dominantColor: toHex(stats.dominant) };
+}
+
+function encode(pipeline: Sharp, format: ThumbnailFormat, quality: number): Sharp {
+  switch (format) {
+    case "jpeg":
+      // JPEG has no alpha: flatten onto white, never the black that a plain conversion gives.
+      return pipeline.flatten({ background: WHITE }).jpeg({ quality, mozjpeg: false });
+    case "webp":
+      return pipeline.webp({ quality, effort: 2 });
+    case "avif":
+      return pipeline.avif({ quality, effort: 2 });
+    case "png":
+      return pipeline.png({ compressionLevel: 6 });
+  }
+}
+
+function toHex({ r, g, b }: { r: number; g: number; b: number }): string {
+  return `#${[r, g, b].map((c) => c.toString(16).padStart(2, "0")).join("")}`;
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+import { startEmbeddedStack } from "../src/embedded/stack.ts";
+import { silentLogger } from "../src/logger.ts";
+
+/** The pinned image: newer LocalStack images refuse to start without an auth token. */
+export const LOCALSTACK_IMAGE = process.env.LOCALSTACK_IMAGE ?? "localstack/localstack:4.14.0";
+
+export type Backend = "embedded" | "localstack" | "external";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    endpoint: string;
+    backend: Backend;
+  }
+}
+
+/**
+ * Chooses what the integration tests run against, once for the whole run:
+ * AWS_ENDPOINT_URL set → that endpoint; a Docker engine → LocalStack via testcontainers;
+ * otherwise → the embedded stack on a free port.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const external = process.env.AWS_ENDPOINT_URL;
+  if (external) {
+    report("external", external, "AWS_ENDPOINT_URL is set");
+    project.provide("endpoint", external);
+    project.provide("backend", "external");
+    return async () => {};
+  }
+
+  const docker = await dockerAvailable();
+  if (docker.ok) {
+    const { LocalstackContainer } = await import("@testcontainers/localstack");
+    const container = await new LocalstackContainer(LOCALSTACK_IMAGE)
+      .withEnvironment({
+        SERVICES: "s3,sqs,sns,dynamodb,cloudwatch,lambda,iam,logs,sts",
+        ...(process.env.LOCALSTACK_AUTH_TOKEN && { LOCALSTACK_AUTH_TOKEN: process.env.LOCALSTACK_AUTH_TOKEN }),
+      })
+      .start();
+    const endpoint = container.getConnectionUri();
+    report("localstack", endpoint, `Docker engine found; ${LOCALSTACK_IMAGE}`);
+    project.provide("endpoint", endpoint);
+    project.provide("backend", "localstack");
+    return async () => {
+      await container.stop();
+    };
+  }
+
+  const dataDir = mkdtempSync(path.join(tmpdir(), "pipeline-test-"));
+  const stack = await startEmbeddedStack({
+    port: 0,
+    host: "127.0.0.1",
+    region: "us-east-1",
+    dataDir,
+    logger: silentLogger,
+  });
+  report("embedded", stack.endpoint, `no Docker engine (${docker.reason})`);
+  project.provide("endpoint", stack.endpoint);
+  project.provide("backend", "embedded");
+  return async () => {
+    await stack.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}
+
+async function dockerAvailable(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    const { getContainerRuntimeClient } = await import("testcontainers");
+    await getContainerRuntimeClient();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, reason: (error as Error).message.split("\n")[0] ?? "unavailable" };
+  }
+}
+
+function report(backend: Backend, endpoint: string, why: string): void {
+  process.stdout.write(`\n[test backend] ${backend} at ${endpoint} (${why})\n\n`);
+}

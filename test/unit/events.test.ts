@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { PermanentError } from "../../src/errors.ts";
+import { decodeS3Key, encodeS3Key, normalizeSequencer, parseMessageBody } from "../../src/events.ts";
+
+function s3Event(rawKey: string, extra: Record<string, unknown> = {}) {
+  return JSON.stringify({
+    Records: [
+      {
+        eventVersion: "2.1",
+        eventSource: "aws:s3",
+        eventName: "ObjectCreated:Put",
+        eventTime: "2026-11-22T10:00:00.000Z",
+        s3: {
+          bucket: { name: "uploads-bucket" },
+          object: { key: rawKey, size: 1234, eTag: "abc123", sequencer: "0055AED6DCD90281E5" },
+        },
+        ...extra,
+      },
+    ],
+  });
+}
+
+describe("parseMessageBody", () => {
+  it("reads bucket, decoded key, size, eTag and sequencer from an S3 event", () => {
+    const parsed = parseMessageBody(s3Event("uploads/My+Holiday+%282026%29.jpg"));
+    expect(parsed).toEqual({
+      kind: "objects",
+      objects: [
+        {
+          bucket: "uploads-bucket",
+          key: "uploads/My Holiday (2026).jpg",
+          size: 1234,
+          eTag: "abc123",
+          sequencer: "0055AED6DCD90281E5",
+          eventTime: "2026-11-22T10:00:00.000Z",
+          eventName: "ObjectCreated:Put",
+        },
+      ],
+    });
+  });
+
+  it.each([
+    ["a plus sign", "uploads/1+1=2.png"],
+    ["a percent sign", "uploads/100% sure.png"],
+    ["an ampersand and parentheses", "uploads/Tom & Jerry (1).jpg"],
+    ["non-ASCII letters", "uploads/Zürich Ørsted 東京.jpg"],
+    ["nested folders", "uploads/2026/11/a b.webp"],
+  ])("round-trips a key with %s byte for byte", (_, key) => {
+    const parsed = parseMessageBody(s3Event(encodeS3Key(key)));
+    expect(parsed.kind === "objects" && parsed.objects[0]?.key).toBe(key);
+  });
+
+  it("encodes keys as S3 does: '+' for spaces, '%2B' for plus, slashes kept", () => {
+    expect(encodeS3Key("uploads/a b+c(1).jpg")).toBe("uploads/a+b%2Bc%281%29.jpg");
+    expect(decodeS3Key("uploads/a+b%2Bc%281%29.jpg")).toBe("uploads/a b+c(1).jpg");
+  });
+
+  it("accepts the original project's plain message", () => {
+    const parsed = parseMessageBody(JSON.stringify({ bucket_name: "b", image_key: "uploads/x.jpg" }));
+    expect(parsed).toEqual({ kind: "objects", objects: [{ bucket: "b", key: "uploads/x.jpg", eventName: "Manual" }] });
+  });
+
+  it("ignores S3's test event and non-create events", () => {
+    expect(parseMessageBody(JSON.stringify({ Service: "Amazon S3", Event: "s3:TestEvent" })).kind).toBe("ignore");
+    expect(parseMessageBody(s3Event("uploads/x.jpg", { eventName: "ObjectRemoved:Delete" })).kind).toBe("ignore");
+  });
+
+  it("unwraps an S3 event delivered through SNS", () => {
+    const parsed = parseMessageBody(JSON.stringify({ Type: "Notification", Message: s3Event("uploads/x.jpg") }));
+    expect(parsed.kind === "objects" && parsed.objects[0]?.key).toBe("uploads/x.jpg");
+  });
+
+  it.each([["not json"], ["[]"], ['{"hello":"world"}'], ['{"bucket_name":"","image_key":""}']])(
+    "rejects %s as a bad message",
+    (body) => {
+      expect(() => parseMessageBody(body)).toThrow(PermanentError);
+      try {
+        parseMessageBody(body);
+      } catch (error) {
+        expect((error as PermanentError).code).toBe("BAD_MESSAGE");
+      }
+    },
+  );
+});
+
+describe("normalizeSequencer", () => {
+  it("orders sequencers of different lengths as S3 documents (right-pad, then compare)", () => {
+    const older = normalizeSequencer("0055AED6DCD90281E5");
+    const newer = normalizeSequencer("0055AED6DCD90281E6");
+    const longerNewer = normalizeSequencer("0055AED6DCD90281E500");
+    expect(older < newer).toBe(true);
+    expect(older <= longerNewer).toBe(true);
+    expect(normalizeSequencer(undefined) < older).toBe(true);
+  });
+});

@@ -1,0 +1,38 @@
+// npm run worker: long-poll the queue and process uploads until SIGINT/SIGTERM.
+
+import { configFromEnvironment } from "../src/cli/env.ts";
+import { createClients, destroyClients } from "../src/clients.ts";
+import { describeTarget } from "../src/config.ts";
+import { createLogger } from "../src/logger.ts";
+import { startWorker } from "../src/worker.ts";
+
+const config = configFromEnvironment();
+const logger = createLogger(config.logLevel, { service: "worker", pid: process.pid });
+const clients = createClients(config);
+const abort = new AbortController();
+
+logger.info("connecting", { endpoint: describeTarget(config), queue: config.names.queue });
+const worker = startWorker({ config, clients, logger, signal: abort.signal });
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info("stopping: finishing in-flight images", { signal });
+  abort.abort();
+  try {
+    await (await worker).stop();
+  } catch {
+    // Stopped before the queue was found: nothing in flight.
+  }
+  destroyClients(clients);
+  process.exit(0);
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+worker.catch((error: unknown) => {
+  if (stopping) return;
+  logger.error("worker could not start", { reason: (error as Error).message });
+  process.exit(1);
+});
