@@ -64,8 +64,8 @@ export function resourceNames(prefix: string, table: string): ResourceNames {
     prefix,
     uploadsBucket: `${prefix}-uploads`,
     thumbnailsBucket: `${prefix}-thumbnails`,
-    queue: `${prefix}-uploads`,
-    deadLetterQueue: `${prefix}-uploads-dlq`,
+    queue: `${prefix}-upload-events`,
+    deadLetterQueue: `${prefix}-upload-events-dlq`,
     table,
     uploadDateIndex: "byUploadDate",
     failureTopic: `${prefix}-failures`,
@@ -122,6 +122,9 @@ const envSchema = z.object({
 });
 
 export type Env = Record<string, string | undefined>;
+
+/** Every variable the config reads (AWS_LAMBDA_FUNCTION_NAME is set by Lambda itself). */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape).filter((name) => name !== "AWS_LAMBDA_FUNCTION_NAME");
 
 /**
  * Reads the environment once into a validated config. Call it in entry points only;

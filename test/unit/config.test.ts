@@ -1,5 +1,7 @@
+import { readFileSync } from "node:fs";
+import dotenv from "dotenv";
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.ts";
+import { CONFIG_VARIABLES, loadConfig } from "../../src/config.ts";
 import { ConfigError } from "../../src/errors.ts";
 
 describe("loadConfig", () => {
@@ -42,5 +44,18 @@ describe("loadConfig", () => {
 
   it("treats an empty variable as unset (except the endpoint)", () => {
     expect(loadConfig({ THUMBNAIL_FORMAT: "" }).thumbnails.format).toBe("jpeg");
+  });
+});
+
+describe(".env.example", () => {
+  const text = readFileSync(new URL("../../.env.example", import.meta.url), "utf8");
+
+  it("documents every variable the config reads", () => {
+    const documented = new Set([...text.matchAll(/^#?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    expect(CONFIG_VARIABLES.filter((name) => !documented.has(name))).toEqual([]);
+  });
+
+  it("is a valid configuration as it stands", () => {
+    expect(loadConfig(dotenv.parse(text)).target).toEqual({ kind: "emulator", endpoint: "http://localhost:4566" });
   });
 });

@@ -1,0 +1,11 @@
+// The AWS Lambda entry point (handler: lambda.handler). Built once per container, in
+// Lambda's init phase; without AWS_ENDPOINT_URL on Lambda, the clients talk to real AWS.
+import { createClients } from "./clients.ts";
+import { loadConfig } from "./config.ts";
+import { createHandler } from "./handler.ts";
+import { createLogger } from "./logger.ts";
+
+const config = loadConfig(process.env);
+const logger = createLogger(config.logLevel, { service: "lambda" });
+
+export const handler = createHandler({ config, clients: createClients(config), logger });

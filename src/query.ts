@@ -1,0 +1,201 @@
+import { QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
+import type { Clients } from "./clients.ts";
+import type { Config } from "./config.ts";
+import { getImageItem, type ImageItem, type ImageStatus, imageIdFor, LIST_SHARDS } from "./metadata.ts";
+
+export interface ListOptions {
+  /** ISO date or date-time, inclusive. */
+  since?: string;
+  /** ISO date or date-time, inclusive (a bare date means the whole day). */
+  until?: string;
+  status?: ImageStatus;
+  limit: number;
+  cursor?: string;
+}
+
+export interface ListPage {
+  items: ImageItem[];
+  /** Opaque; pass it back for the next page. Absent on the last page. */
+  nextCursor?: string;
+  /** Items DynamoDB read for this page (a status filter reads more than it returns). */
+  scannedCount: number;
+}
+
+export class InvalidQueryError extends Error {
+  override name = "InvalidQueryError";
+}
+
+type ShardKey = { imageId: string; listShard: string; uploadDate: string };
+/** Per shard: where to resume (after this key), or null when the shard is exhausted. */
+type Cursor = Record<string, ShardKey | null | "start">;
+
+export const MAX_PAGE_SIZE = 100;
+
+/**
+ * Newest first, through the upload-date index; never a Scan. The index is spread over
+ * LIST_SHARDS partition keys, so each page queries every shard and merges them by date.
+ */
+export async function listImages(config: Config, clients: Clients, options: ListOptions): Promise<ListPage> {
+  if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_PAGE_SIZE) {
+    throw new InvalidQueryError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  const range = dateRange(options.since, options.until);
+  const cursor = options.cursor ? decodeCursor(options.cursor) : undefined;
+  const shards = Array.from({ length: LIST_SHARDS }, (_, i) => String(i));
+  let scannedCount = 0;
+
+  const buffers = await Promise.all(
+    shards.map(async (shard) => {
+      const position = cursor ? cursor[shard] : "start";
+      if (position === null || position === undefined) return { shard, items: [] as ImageItem[], more: false };
+      const items: ImageItem[] = [];
+      let startKey: ShardKey | undefined = position === "start" ? undefined : position;
+      let more = true;
+      // Read until this shard alone could fill the page, or it runs out.
+      while (items.length < options.limit && more) {
+        const input: QueryCommandInput = {
+          TableName: config.names.table,
+          IndexName: config.names.uploadDateIndex,
+          ScanIndexForward: false,
+          Limit: options.limit,
+          ExclusiveStartKey: startKey,
+          ...keyCondition(shard, range),
+          ...(options.status && {
+            FilterExpression: "#status = :status",
+            ExpressionAttributeNames: { "#status": "status" },
+          }),
+        };
+        if (options.status)
+          input.ExpressionAttributeValues = { ...input.ExpressionAttributeValues, ":status": options.status };
+        const page = await clients.doc.send(new QueryCommand(input));
+        scannedCount += page.ScannedCount ?? 0;
+        items.push(...((page.Items ?? []) as ImageItem[]));
+        startKey = page.LastEvaluatedKey as ShardKey | undefined;
+        more = startKey !== undefined;
+      }
+      return { shard, items, more };
+    }),
+  );
+
+  const items: ImageItem[] = [];
+  const consumed = new Map<string, number>();
+  while (items.length < options.limit) {
+    let best: (typeof buffers)[number] | undefined;
+    for (const buffer of buffers) {
+      const head = buffer.items[consumed.get(buffer.shard) ?? 0];
+      if (!head) continue;
+      const bestHead = best?.items[consumed.get(best.shard) ?? 0];
+      if (!bestHead || newer(head, bestHead)) best = buffer;
+    }
+    if (!best) break;
+    const index = consumed.get(best.shard) ?? 0;
+    items.push(best.items[index] as ImageItem);
+    consumed.set(best.shard, index + 1);
+  }
+
+  const next: Cursor = {};
+  let anyLeft = false;
+  for (const buffer of buffers) {
+    const used = consumed.get(buffer.shard) ?? 0;
+    const leftInBuffer = buffer.items.length - used;
+    if (leftInBuffer === 0 && !buffer.more) {
+      next[buffer.shard] = null;
+      continue;
+    }
+    anyLeft = true;
+    const last = used > 0 ? buffer.items[used - 1] : undefined;
+    next[buffer.shard] = last ? shardKey(last) : cursor ? (cursor[buffer.shard] ?? "start") : "start";
+  }
+  return { items, scannedCount, ...(anyLeft && { nextCursor: encodeCursor(next) }) };
+}
+
+function newer(a: ImageItem, b: ImageItem): boolean {
+  return a.uploadDate !== b.uploadDate ? a.uploadDate > b.uploadDate : a.imageId > b.imageId;
+}
+
+function shardKey(item: ImageItem): ShardKey {
+  return { imageId: item.imageId, listShard: item.listShard, uploadDate: item.uploadDate };
+}
+
+function keyCondition(shard: string, range: { from?: string; to?: string }) {
+  const values: Record<string, string> = { ":shard": shard };
+  let expression = "listShard = :shard";
+  if (range.from && range.to) {
+    expression += " AND uploadDate BETWEEN :from AND :to";
+    Object.assign(values, { ":from": range.from, ":to": range.to });
+  } else if (range.from) {
+    expression += " AND uploadDate >= :from";
+    values[":from"] = range.from;
+  } else if (range.to) {
+    expression += " AND uploadDate <= :to";
+    values[":to"] = range.to;
+  }
+  return { KeyConditionExpression: expression, ExpressionAttributeValues: values };
+}
+
+/** Accepts YYYY-MM-DD or a full ISO date-time; a bare `until` date covers that whole day. */
+export function dateRange(since?: string, until?: string): { from?: string; to?: string } {
+  const from = since ? parseDate(since, "since", false) : undefined;
+  const to = until ? parseDate(until, "until", true) : undefined;
+  if (from && to && from > to) throw new InvalidQueryError("since must not be after until");
+  return { ...(from && { from }), ...(to && { to }) };
+}
+
+function parseDate(value: string, name: string, endOfDay: boolean): string {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    const date = new Date(`${value}T00:00:00.000Z`);
+    if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== value) {
+      throw new InvalidQueryError(`${name} is not a valid date: ${value}`);
+    }
+    return endOfDay ? `${value}T23:59:59.999Z` : date.toISOString();
+  }
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(date.getTime())) {
+    throw new InvalidQueryError(`${name} must be YYYY-MM-DD or an ISO date-time, not "${value}"`);
+  }
+  return date.toISOString();
+}
+
+function encodeCursor(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString("base64url");
+}
+
+function decodeCursor(text: string): Cursor {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
+  } catch {
+    throw new InvalidQueryError("cursor is not valid");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new InvalidQueryError("cursor is not valid");
+  }
+  const cursor: Cursor = {};
+  for (let i = 0; i < LIST_SHARDS; i++) {
+    const entry = (parsed as Record<string, unknown>)[String(i)];
+    if (entry === null || entry === "start") cursor[String(i)] = entry;
+    else if (
+      typeof entry === "object" &&
+      entry !== null &&
+      typeof (entry as ShardKey).imageId === "string" &&
+      (entry as ShardKey).listShard === String(i) &&
+      typeof (entry as ShardKey).uploadDate === "string"
+    ) {
+      const { imageId, listShard, uploadDate } = entry as ShardKey;
+      cursor[String(i)] = { imageId, listShard, uploadDate };
+    } else throw new InvalidQueryError("cursor is not valid");
+  }
+  return cursor;
+}
+
+/** An image by its id (32 hex characters) or by its key, with or without the upload prefix. */
+export async function findImage(config: Config, clients: Clients, idOrKey: string): Promise<ImageItem | undefined> {
+  if (/^[0-9a-f]{32}$/.test(idOrKey)) {
+    const byId = await getImageItem(clients, config.names, idOrKey);
+    if (byId) return byId;
+  }
+  const bucket = config.names.uploadsBucket;
+  const direct = await getImageItem(clients, config.names, imageIdFor(bucket, idOrKey));
+  if (direct || idOrKey.startsWith(config.uploadPrefix)) return direct;
+  return getImageItem(clients, config.names, imageIdFor(bucket, `${config.uploadPrefix}${idOrKey}`));
+}
