@@ -9,8 +9,14 @@ export function formatResources(resources: ResourceInfo[]): string {
 }
 
 export function summarizeBootstrap(resources: ResourceInfo[]): string {
-  const created = resources.filter((r) => r.state === "created").length;
-  const updated = resources.filter((r) => r.state === "updated").length;
-  if (created === 0 && updated === 0) return `Nothing to create: all ${resources.length} resources already exist.`;
-  return `Created ${created}, updated ${updated}, unchanged ${resources.length - created - updated}.`;
+  const count = (state: ResourceInfo["state"]) => resources.filter((r) => r.state === state).length;
+  const [created, updated, existing, unavailable] = [
+    count("created"),
+    count("updated"),
+    count("exists"),
+    count("unavailable"),
+  ];
+  const skipped = unavailable > 0 ? ` (${unavailable} skipped: service not available here)` : "";
+  if (created === 0 && updated === 0) return `Nothing to create: all ${existing} resources already exist${skipped}.`;
+  return `Created ${created}, updated ${updated}, unchanged ${existing}${skipped}.`;
 }

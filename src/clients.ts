@@ -1,3 +1,4 @@
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SNSClient } from "@aws-sdk/client-sns";
@@ -14,6 +15,7 @@ export interface Clients {
   sns: SNSClient;
   dynamo: DynamoDBClient;
   doc: DynamoDBDocumentClient;
+  cloudwatch: CloudWatchClient;
 }
 
 export function clientOptions(config: Config) {
@@ -44,11 +46,12 @@ export function createClients(config: Config): Clients {
   const doc = DynamoDBDocumentClient.from(dynamo, {
     marshallOptions: { removeUndefinedValues: true },
   });
-  return { s3, s3Presign, sqs, sns, dynamo, doc };
+  const cloudwatch = new CloudWatchClient(base);
+  return { s3, s3Presign, sqs, sns, dynamo, doc, cloudwatch };
 }
 
 export function destroyClients(clients: Clients): void {
-  for (const client of [clients.s3, clients.s3Presign, clients.sqs, clients.sns, clients.dynamo]) {
+  for (const client of [clients.s3, clients.s3Presign, clients.sqs, clients.sns, clients.dynamo, clients.cloudwatch]) {
     client.destroy();
   }
 }

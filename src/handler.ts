@@ -1,6 +1,7 @@
 import { GetObjectCommand, NoSuchKey, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import pLimit from "p-limit";
+import type { FailureNotifier } from "./alerts.ts";
 import type { Clients } from "./clients.ts";
 import type { Config } from "./config.ts";
 import { ErrorCode, errorMessage, PermanentError } from "./errors.ts";
@@ -14,12 +15,16 @@ import {
   putImageItem,
   type ThumbnailRecord,
 } from "./metadata.ts";
+import { Metric, type MetricsSink, noMetrics } from "./metrics.ts";
 import { EXTENSIONS, makeThumbnails } from "./thumbnails.ts";
 
 export interface HandlerDeps {
   config: Config;
   clients: Clients;
   logger: Logger;
+  metrics?: MetricsSink;
+  /** Called for each image recorded as FAILED (e.g. publish to SNS where no alarm does). */
+  notifyFailure?: FailureNotifier;
 }
 
 /** What happened to one object; a thrown error means "retry this message". */
@@ -40,7 +45,7 @@ export function fileNameOf(key: string, uploadPrefix: string): string {
  * The per-object unit of work. Permanent problems with the image are recorded on the
  * item as FAILED and return normally; anything else throws so that SQS retries.
  */
-export function createObjectProcessor({ config, clients, logger }: HandlerDeps) {
+export function createObjectProcessor({ config, clients, logger, metrics = noMetrics, notifyFailure }: HandlerDeps) {
   const { names } = config;
 
   return async function processObject(ref: ObjectRef): Promise<ObjectOutcome> {
@@ -122,6 +127,7 @@ export function createObjectProcessor({ config, clients, logger }: HandlerDeps) 
       bytes: item.bytes,
       processingMs: item.processingMs,
     });
+    metrics({ [Metric.Processed]: 1, [Metric.ProcessingTime]: item.processingMs }, { imageId, key: ref.key });
     return { result: "processed", imageId, item };
   };
 
@@ -159,6 +165,13 @@ export function createObjectProcessor({ config, clients, logger }: HandlerDeps) 
     const outcome = await putImageItem(clients, names, item);
     if (outcome === "stale") return { result: "skipped", reason: "a newer upload is already recorded", imageId };
     log.warn("failed", { errorCode: error.code, reason: error.message });
+    metrics({ [Metric.Failed]: 1 }, { imageId, key: ref.key, errorCode: error.code });
+    if (notifyFailure) {
+      // The failure is recorded; an alert that cannot be sent must not cause a retry.
+      await notifyFailure(item).catch((cause: unknown) =>
+        log.error("could not publish the failure alert", { reason: errorMessage(cause) }),
+      );
+    }
     return { result: "failed", imageId, item };
   }
 }
@@ -240,6 +253,7 @@ export function createHandler(deps: HandlerDeps) {
       });
       batchItemFailures.push({ itemIdentifier: record.messageId });
     });
+    if (batchItemFailures.length > 0) (deps.metrics ?? noMetrics)({ [Metric.Retried]: batchItemFailures.length });
     return { batchItemFailures };
   };
 }

@@ -4,8 +4,13 @@ import { createClients } from "./clients.ts";
 import { loadConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { createLogger } from "./logger.ts";
+import { createMetrics } from "./metrics.ts";
 
 const config = loadConfig(process.env);
 const logger = createLogger(config.logLevel, { service: "lambda" });
 
-export const handler = createHandler({ config, clients: createClients(config), logger });
+// Metrics as embedded-metric-format log lines: CloudWatch Logs turns them into metrics,
+// and the failure alarm created by bootstrap notifies the topic.
+const metrics = createMetrics(config.names.prefix, (line) => process.stdout.write(`${line}\n`));
+
+export const handler = createHandler({ config, clients: createClients(config), logger, metrics });

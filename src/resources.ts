@@ -1,3 +1,4 @@
+import { DeleteAlarmsCommand, DescribeAlarmsCommand, PutMetricAlarmCommand } from "@aws-sdk/client-cloudwatch";
 import {
   CreateTableCommand,
   DeleteTableCommand,
@@ -27,10 +28,17 @@ import {
   QueueDoesNotExist,
   SetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
+import { alarmDefinitions, isUnavailable } from "./alerts.ts";
 import type { Clients } from "./clients.ts";
 import type { Config } from "./config.ts";
 
-export type ResourceKind = "s3-bucket" | "sqs-queue" | "dynamodb-table" | "sns-topic" | "s3-notification";
+export type ResourceKind =
+  | "s3-bucket"
+  | "sqs-queue"
+  | "dynamodb-table"
+  | "sns-topic"
+  | "cloudwatch-alarm"
+  | "s3-notification";
 
 export interface ResourceInfo {
   kind: ResourceKind;
@@ -38,7 +46,7 @@ export interface ResourceInfo {
   arn?: string;
   url?: string;
   /** After ensureResources: what this run did. After describeResources: present or missing. */
-  state: "created" | "exists" | "updated" | "present" | "missing";
+  state: "created" | "exists" | "updated" | "present" | "missing" | "unavailable";
   detail?: string;
 }
 
@@ -71,7 +79,9 @@ export async function ensureResources(config: Config, clients: Clients): Promise
   );
   out.push(queue);
   out.push(await ensureTable(config, clients));
-  out.push(await ensureTopic(config, clients));
+  const topic = await ensureTopic(config, clients);
+  out.push(topic);
+  out.push(...(await ensureAlarmResources(config, clients, topic.arn ?? "")));
   out.push(await ensureNotification(config, clients, queue.arn ?? ""));
   return out;
 }
@@ -265,6 +275,43 @@ export async function findTopic(clients: Clients, name: string): Promise<string 
   return undefined;
 }
 
+const NO_CLOUDWATCH = "no CloudWatch here (embedded stack): the worker publishes failures to the topic itself";
+
+async function ensureAlarmResources(config: Config, clients: Clients, topicArn: string): Promise<ResourceInfo[]> {
+  const definitions = alarmDefinitions(config, topicArn);
+  const existing = await existingAlarms(config, clients);
+  if (existing === undefined) {
+    return definitions.map((a) => ({
+      kind: "cloudwatch-alarm",
+      name: a.AlarmName ?? "",
+      state: "unavailable",
+      detail: NO_CLOUDWATCH,
+    }));
+  }
+  // PutMetricAlarm creates or replaces: running it every time keeps the definition current.
+  for (const alarm of definitions) await clients.cloudwatch.send(new PutMetricAlarmCommand(alarm));
+  return definitions.map((a) => ({
+    kind: "cloudwatch-alarm",
+    name: a.AlarmName ?? "",
+    state: existing.has(a.AlarmName ?? "") ? "exists" : "created",
+    ...(existing.get(a.AlarmName ?? "") && { arn: existing.get(a.AlarmName ?? "") }),
+    detail: `${a.MetricName} → ${config.names.failureTopic}`,
+  }));
+}
+
+/** Alarm name → ARN for this pipeline's alarms; undefined when the backend has no CloudWatch. */
+async function existingAlarms(config: Config, clients: Clients): Promise<Map<string, string> | undefined> {
+  try {
+    const result = await clients.cloudwatch.send(
+      new DescribeAlarmsCommand({ AlarmNames: [config.names.failureAlarm, config.names.deadLetterAlarm] }),
+    );
+    return new Map((result.MetricAlarms ?? []).map((a) => [a.AlarmName ?? "", a.AlarmArn ?? ""]));
+  } catch (error) {
+    if (isUnavailable(error)) return undefined;
+    throw error;
+  }
+}
+
 async function ensureNotification(config: Config, clients: Clients, queueArn: string): Promise<ResourceInfo> {
   const bucket = config.names.uploadsBucket;
   const id = "uploads-to-queue";
@@ -328,6 +375,16 @@ export async function describeResources(config: Config, clients: Clients): Promi
     state: topicArn ? "present" : "missing",
     ...(topicArn && { arn: topicArn }),
   });
+  const alarms = await existingAlarms(config, clients);
+  for (const name of [names.failureAlarm, names.deadLetterAlarm]) {
+    const arn = alarms?.get(name);
+    out.push({
+      kind: "cloudwatch-alarm",
+      name,
+      state: alarms === undefined ? "unavailable" : arn !== undefined ? "present" : "missing",
+      ...(arn && { arn }),
+    });
+  }
   return out;
 }
 
@@ -354,6 +411,11 @@ export async function teardownResources(config: Config, clients: Clients): Promi
       { TableName: names.table },
     );
     out.push({ kind: "dynamodb-table", name: names.table, state: "missing" });
+  }
+  const alarms = await existingAlarms(config, clients);
+  if (alarms && alarms.size > 0) {
+    await clients.cloudwatch.send(new DeleteAlarmsCommand({ AlarmNames: [...alarms.keys()] }));
+    for (const name of alarms.keys()) out.push({ kind: "cloudwatch-alarm", name, state: "missing" });
   }
   const topicArn = await findTopic(clients, names.failureTopic);
   if (topicArn) {

@@ -2,12 +2,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { GetQueueAttributesCommand, type Message } from "@aws-sdk/client-sqs";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { Consumer } from "sqs-consumer";
+import { alarmsActive, directFailureNotifier, type FailureNotifier } from "./alerts.ts";
 import type { Clients } from "./clients.ts";
 import type { Config } from "./config.ts";
 import { errorMessage } from "./errors.ts";
 import { createHandler } from "./handler.ts";
 import type { Logger } from "./logger.ts";
-import { queueUrl } from "./resources.ts";
+import { type MetricsSink, noMetrics } from "./metrics.ts";
+import { findTopic, queueUrl } from "./resources.ts";
 
 export interface WorkerOptions {
   config: Config;
@@ -16,6 +18,7 @@ export interface WorkerOptions {
   /** Pollers receiving batches in parallel; they share one limit on images in flight. */
   pollers?: number;
   signal?: AbortSignal;
+  metrics?: MetricsSink;
 }
 
 export interface Worker {
@@ -28,12 +31,34 @@ export interface Worker {
  * Long-polls the queue and hands each batch to the very handler that runs on Lambda, as an
  * SQSEvent; deletes exactly the messages the handler did not report as failures.
  */
-export async function startWorker({ config, clients, logger, pollers = 2, signal }: WorkerOptions): Promise<Worker> {
+export async function startWorker({
+  config,
+  clients,
+  logger,
+  pollers = 2,
+  signal,
+  metrics = noMetrics,
+}: WorkerOptions): Promise<Worker> {
   const url = await waitForQueue(clients, config.names.queue, logger, signal);
   const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }));
   const queueArn = attrs.Attributes?.QueueArn ?? "";
-  const handler = createHandler({ config, clients, logger });
+  const notifyFailure = await chooseFailureAlerts(config, clients, logger);
+  const handler = createHandler({ config, clients, logger, metrics, ...(notifyFailure && { notifyFailure }) });
   const visibility = config.queue.visibilityTimeoutSeconds;
+
+  // One outage tracker for all pollers: back off while the endpoint is down, log the
+  // outage once and the recovery once, instead of a warning per failed poll.
+  let failures = 0;
+  let stopping = false;
+  const onReceiveError = (error: unknown) => {
+    if (stopping) return; // aborted long polls
+    failures++;
+    if (failures === 1) logger.warn("queue unreachable; backing off and retrying", { reason: errorMessage(error) });
+  };
+  const onReceiveOk = () => {
+    if (failures > 0) logger.info("queue reachable again", { failedPolls: failures });
+    failures = 0;
+  };
 
   const consumers = Array.from({ length: pollers }, () => {
     let busy = false;
@@ -48,6 +73,12 @@ export async function startWorker({ config, clients, logger, pollers = 2, signal
       // An unreachable endpoint (stack restarting) is retried after this pause, not fatal.
       authenticationErrorTimeout: 2000,
       pollingCompleteWaitTimeMs: visibility * 1000,
+      // sqs-consumer pauses only for errors it knows (credentials, throttling); a refused
+      // connection would be retried at once, so back off here: 0.25 s doubling to 10 s.
+      preReceiveMessageCallback: async () => {
+        if (failures > 0) await sleep(Math.min(10_000, 250 * 2 ** Math.min(failures, 6)));
+      },
+      postReceiveMessageCallback: async () => onReceiveOk(),
       attributeNames: ["All"],
       messageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp", "ApproximateFirstReceiveTimestamp"],
       handleMessageBatch: async (messages) => {
@@ -62,7 +93,10 @@ export async function startWorker({ config, clients, logger, pollers = 2, signal
     consumer.on("response_processed", () => {
       busy = false;
     });
-    consumer.on("error", (error) => logger.warn("queue error; retrying", { reason: errorMessage(error) }));
+    consumer.on("error", (error, message) => {
+      if (message === undefined) onReceiveError(error);
+      else logger.warn("could not delete or extend a message; it will be redelivered", { reason: errorMessage(error) });
+    });
     consumer.on("processing_error", (error) => logger.error("batch failed", { reason: errorMessage(error) }));
     consumer.start();
     return { consumer, isBusy: () => busy };
@@ -72,6 +106,7 @@ export async function startWorker({ config, clients, logger, pollers = 2, signal
   return {
     queueUrl: url,
     async stop() {
+      stopping = true;
       await Promise.all(
         consumers.map(
           ({ consumer, isBusy }) =>
@@ -87,6 +122,25 @@ export async function startWorker({ config, clients, logger, pollers = 2, signal
       logger.info("worker stopped");
     },
   };
+}
+
+/** With CloudWatch alarms in place they alert; without (embedded stack), publish directly. */
+async function chooseFailureAlerts(
+  config: Config,
+  clients: Clients,
+  logger: Logger,
+): Promise<FailureNotifier | undefined> {
+  if (await alarmsActive(config, clients)) {
+    logger.info("failure alerts: CloudWatch alarm notifies the topic", { alarm: config.names.failureAlarm });
+    return undefined;
+  }
+  const topicArn = await findTopic(clients, config.names.failureTopic);
+  if (!topicArn) {
+    logger.warn("failure alerts: off (no alarm and no topic; run `npm run bootstrap`)");
+    return undefined;
+  }
+  logger.info("failure alerts: no CloudWatch alarm here, publishing each failure to the topic", { topicArn });
+  return directFailureNotifier(clients, topicArn);
 }
 
 async function waitForQueue(clients: Clients, name: string, logger: Logger, signal?: AbortSignal): Promise<string> {

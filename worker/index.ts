@@ -4,6 +4,7 @@ import { configFromEnvironment } from "../src/cli/env.ts";
 import { createClients, destroyClients } from "../src/clients.ts";
 import { describeTarget } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
+import { createMetrics } from "../src/metrics.ts";
 import { startWorker } from "../src/worker.ts";
 
 const config = configFromEnvironment();
@@ -12,7 +13,8 @@ const clients = createClients(config);
 const abort = new AbortController();
 
 logger.info("connecting", { endpoint: describeTarget(config), queue: config.names.queue });
-const worker = startWorker({ config, clients, logger, signal: abort.signal });
+const metrics = createMetrics(config.names.prefix, (line) => process.stdout.write(`${line}\n`));
+const worker = startWorker({ config, clients, logger, metrics, signal: abort.signal });
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {

@@ -67,6 +67,19 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
       await forward(req, res, backends.dynamoPort);
       return;
     }
+    // CloudWatch, Logs, Lambda, IAM...: say clearly that they are not here, rather than
+    // letting fauxqs misread the request as an S3 call. SigV4 names the service it signed for.
+    const service = signedService(req.headers.authorization, url);
+    if (service && !EMULATED_SERVICES.has(service)) {
+      res.writeHead(501, { "content-type": "application/x-amz-json-1.0" });
+      res.end(
+        JSON.stringify({
+          __type: "NotImplemented",
+          message: `${service} is not part of the embedded stack (S3, SQS, SNS, DynamoDB). Use LocalStack or AWS for it.`,
+        }),
+      );
+      return;
+    }
     const bucket = bucketOf(url);
     if (bucket && url.searchParams.has("notification")) {
       await handleNotificationConfig(req, res, bucket);
@@ -140,6 +153,14 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
   }
 
   return server;
+}
+
+const EMULATED_SERVICES = new Set(["s3", "sqs", "sns", "dynamodb"]);
+
+/** The service in a SigV4 credential scope: AKID/date/region/SERVICE/aws4_request. */
+function signedService(authorization: string | undefined, url: URL): string | undefined {
+  const credential = authorization?.match(/Credential=([^,]+)/)?.[1] ?? url.searchParams.get("X-Amz-Credential");
+  return credential?.split("/")[3];
 }
 
 /** Path-style S3 only (forcePathStyle): the first path segment is the bucket. */

@@ -1,0 +1,88 @@
+import { DescribeAlarmsCommand, type PutMetricAlarmCommandInput } from "@aws-sdk/client-cloudwatch";
+import { PublishCommand } from "@aws-sdk/client-sns";
+import type { Clients } from "./clients.ts";
+import type { Config } from "./config.ts";
+import type { ImageItem } from "./metadata.ts";
+import { METRICS_NAMESPACE, Metric } from "./metrics.ts";
+
+export type FailureNotifier = (item: ImageItem) => Promise<void>;
+
+/** The alarms bootstrap creates: processing failures, and anything in the dead-letter queue. */
+export function alarmDefinitions(config: Config, topicArn: string): PutMetricAlarmCommandInput[] {
+  const { names } = config;
+  const common = {
+    ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    EvaluationPeriods: 1,
+    Period: 60,
+    Threshold: 1,
+    Statistic: "Sum",
+    TreatMissingData: "notBreaching",
+  } as const;
+  return [
+    {
+      ...common,
+      AlarmActions: [topicArn],
+      AlarmName: names.failureAlarm,
+      AlarmDescription: "An uploaded image could not be processed (recorded as FAILED).",
+      Namespace: METRICS_NAMESPACE,
+      MetricName: Metric.Failed,
+      Dimensions: [{ Name: "Pipeline", Value: names.prefix }],
+    },
+    {
+      ...common,
+      AlarmActions: [topicArn],
+      AlarmName: names.deadLetterAlarm,
+      AlarmDescription: "Messages reached the dead-letter queue after repeated transient failures.",
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Statistic: "Maximum",
+      Dimensions: [{ Name: "QueueName", Value: names.deadLetterQueue }],
+    },
+  ];
+}
+
+/** True when the failure alarm exists, i.e. CloudWatch will notify the topic. */
+export async function alarmsActive(config: Config, clients: Clients): Promise<boolean> {
+  try {
+    const result = await clients.cloudwatch.send(
+      new DescribeAlarmsCommand({ AlarmNames: [config.names.failureAlarm] }),
+    );
+    return (result.MetricAlarms?.length ?? 0) > 0;
+  } catch (error) {
+    if (isUnavailable(error)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Without CloudWatch (the embedded stack) nothing would turn the failure metric into an
+ * alert, so each failure is published to the topic directly.
+ */
+export function directFailureNotifier(clients: Clients, topicArn: string): FailureNotifier {
+  return async (item) => {
+    await clients.sns.send(
+      new PublishCommand({
+        TopicArn: topicArn,
+        Subject: `Image processing failed: ${item.name}`.slice(0, 99),
+        Message: JSON.stringify(
+          {
+            imageId: item.imageId,
+            bucket: item.bucket,
+            key: item.key,
+            errorCode: item.errorCode,
+            errorMessage: item.errorMessage,
+            uploadDate: item.uploadDate,
+          },
+          null,
+          2,
+        ),
+      }),
+    );
+  };
+}
+
+/** The backend has no such service: the embedded stack answers 501. */
+export function isUnavailable(error: unknown): boolean {
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status === 501 || status === 404 || (error as Error).name === "NotImplemented";
+}
