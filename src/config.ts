@@ -8,6 +8,14 @@ export type Target = { kind: "aws" } | { kind: "emulator"; endpoint: string };
 export const THUMBNAIL_FORMATS = ["jpeg", "webp", "avif", "png"] as const;
 export type ThumbnailFormat = (typeof THUMBNAIL_FORMATS)[number];
 
+export const LAMBDA_ARCHITECTURES = ["x86_64", "arm64"] as const;
+export type LambdaArchitecture = (typeof LAMBDA_ARCHITECTURES)[number];
+
+/** The only values CloudWatch Logs accepts for a retention policy. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
 export const DEFAULT_ENDPOINT = "http://localhost:4566";
 
 export interface Config {
@@ -40,9 +48,27 @@ export interface Config {
     port: number;
     dataDir: string;
   };
-  web: { port: number };
+  web: {
+    port: number;
+    host: string;
+    /** Endpoint written into presigned URLs for the browser, when it differs from the server's (compose). */
+    publicS3Endpoint: string | undefined;
+  };
   alertEmail: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** `npm run deploy`: the same handler on AWS Lambda. */
+  lambda: {
+    /** Undefined: the account's LabRole if there is one, else a role deploy creates. */
+    roleArn: string | undefined;
+    architecture: LambdaArchitecture;
+    memoryMb: number;
+    timeoutSeconds: number;
+    batchSize: number;
+    maxConcurrency: number;
+    logRetentionDays: number;
+    /** AWS_ENDPOINT_URL inside the function when deploying to an emulator; undefined: LocalStack's own. */
+    endpointUrl: string | undefined;
+  };
 }
 
 export interface ResourceNames {
@@ -108,7 +134,7 @@ const envSchema = z.object({
   THUMBNAIL_QUALITY: int(1, 100).default(80),
   MAX_IMAGE_BYTES: int(1, 5 * 1024 ** 3).default(50 * 1024 ** 2),
   MAX_IMAGE_PIXELS: int(1, 268_402_689).default(100_000_000),
-  VISIBILITY_TIMEOUT_SECONDS: int(10, 43_200).default(120),
+  VISIBILITY_TIMEOUT_SECONDS: int(1, 43_200).default(120),
   MAX_RECEIVE_COUNT: int(1, 1000).default(5),
   WORKER_CONCURRENCY: int(1, 64).optional(),
   WORKER_BATCH_SIZE: int(1, 10).default(10),
@@ -117,8 +143,25 @@ const envSchema = z.object({
   EMBEDDED_PORT: int(0, 65_535).default(4566),
   DATA_DIR: z.string().min(1).default(".data"),
   WEB_PORT: int(0, 65_535).default(8080),
+  WEB_HOST: z.string().min(1).default("127.0.0.1"),
+  WEB_PUBLIC_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   ALERT_EMAIL: z.email().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LAMBDA_ROLE_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, "an IAM role ARN such as arn:aws:iam::123456789012:role/LabRole")
+    .optional(),
+  LAMBDA_ARCH: z.enum(LAMBDA_ARCHITECTURES).default("x86_64"),
+  LAMBDA_MEMORY_MB: int(128, 10_240).default(1536),
+  LAMBDA_TIMEOUT_SECONDS: int(1, 900).default(20),
+  // Above 10, Lambda requires a batching window, which only delays images here.
+  LAMBDA_BATCH_SIZE: int(1, 10).default(5),
+  LAMBDA_MAX_CONCURRENCY: int(2, 1000).default(5),
+  LOG_RETENTION_DAYS: z.coerce
+    .number()
+    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), `one of ${LOG_RETENTION_DAYS.join(", ")}`)
+    .default(14),
+  LAMBDA_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -147,12 +190,14 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const e = parsed.data;
   const target = resolveTarget(e.AWS_ENDPOINT_URL, e.AWS_LAMBDA_FUNCTION_NAME);
+  // On AWS the SDK's default chain reads these same variables plus AWS_SESSION_TOKEN (AWS
+  // Academy's temporary keys, a Lambda role's keys): passing two of the three would drop it.
   const credentials =
-    e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
-      ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY }
-      : target.kind === "emulator"
-        ? { accessKeyId: "test", secretAccessKey: "test" }
-        : undefined;
+    target.kind === "aws"
+      ? undefined
+      : e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+        ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY }
+        : { accessKeyId: "test", secretAccessKey: "test" };
   return {
     region: e.AWS_REGION,
     target,
@@ -169,9 +214,23 @@ export function loadConfig(env: Env = process.env): Config {
       waitTimeSeconds: e.WORKER_WAIT_SECONDS,
     },
     embedded: { host: e.EMBEDDED_HOST, port: e.EMBEDDED_PORT, dataDir: e.DATA_DIR },
-    web: { port: e.WEB_PORT },
+    web: {
+      port: e.WEB_PORT,
+      host: e.WEB_HOST,
+      publicS3Endpoint: e.WEB_PUBLIC_S3_ENDPOINT && new URL(e.WEB_PUBLIC_S3_ENDPOINT).origin,
+    },
     alertEmail: e.ALERT_EMAIL,
     logLevel: e.LOG_LEVEL,
+    lambda: {
+      roleArn: e.LAMBDA_ROLE_ARN,
+      architecture: e.LAMBDA_ARCH,
+      memoryMb: e.LAMBDA_MEMORY_MB,
+      timeoutSeconds: e.LAMBDA_TIMEOUT_SECONDS,
+      batchSize: e.LAMBDA_BATCH_SIZE,
+      maxConcurrency: e.LAMBDA_MAX_CONCURRENCY,
+      logRetentionDays: e.LOG_RETENTION_DAYS,
+      endpointUrl: e.LAMBDA_ENDPOINT_URL && new URL(e.LAMBDA_ENDPOINT_URL).origin,
+    },
   };
 }
 

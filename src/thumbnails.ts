@@ -57,6 +57,10 @@ const WHITE = { r: 255, g: 255, b: 255 };
  * anything is decoded: a 31 KB PNG can declare 16000×16000 pixels.
  */
 export async function inspectImage(input: Buffer, maxPixels: number): Promise<ImageInfo> {
+  const document = sniffDocument(input);
+  if (document) {
+    throw new PermanentError(ErrorCode.UnsupportedFormat, `Unsupported format: ${document} files are not rendered`);
+  }
   let meta: Metadata;
   try {
     meta = await sharp(input).metadata();
@@ -98,6 +102,19 @@ export async function inspectImage(input: Buffer, maxPixels: number): Promise<Im
     hasAlpha: meta.hasAlpha ?? false,
     pages: meta.pages ?? 1,
   };
+}
+
+/**
+ * Vector and document formats are refused before any decoder sees them: rendering SVG,
+ * PDF or PostScript can pull in local files or URLs, and a thumbnail must never show
+ * what is on this machine.
+ */
+function sniffDocument(input: Buffer): string | undefined {
+  const head = input.subarray(0, 512).toString("latin1").replace(/^\uFEFF|^\xEF\xBB\xBF/, "").trimStart();
+  if (head.startsWith("%PDF")) return "PDF";
+  if (head.startsWith("%!PS")) return "PostScript";
+  if (head.startsWith("<")) return /<svg[\s>]/i.test(input.subarray(0, 4096).toString("latin1")) ? "SVG" : "XML/HTML";
+  return undefined;
 }
 
 /**
