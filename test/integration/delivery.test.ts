@@ -1,0 +1,142 @@
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import type { SQSRecord } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Clients } from "../../src/clients.ts";
+import type { Config } from "../../src/config.ts";
+import { createHandler } from "../../src/handler.ts";
+import { silentLogger } from "../../src/logger.ts";
+import { type ImageItem, putImageItem } from "../../src/metadata.ts";
+import { listImages } from "../../src/query.ts";
+import { queueUrl } from "../../src/resources.ts";
+import { startWorker } from "../../src/worker.ts";
+import { createPipeline, drainQueue, jpeg, type Pipeline, waitFor } from "../helpers.ts";
+
+function sqsRecord(messageId: string, body: string, receiveCount = 1): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: messageId,
+    body,
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: "0",
+      SenderId: "test",
+      ApproximateFirstReceiveTimestamp: "0",
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:test",
+    awsRegion: "us-east-1",
+  };
+}
+
+async function allItems(p: { config: Config; clients: Clients }): Promise<ImageItem[]> {
+  const items: ImageItem[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listImages(p.config, p.clients, { limit: 100, ...(cursor && { cursor }) });
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+async function queueCounts(clients: Clients, url: string): Promise<{ visible: number; inFlight: number }> {
+  const { Attributes = {} } = await clients.sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: url,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
+  return {
+    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
+    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
+  };
+}
+
+describe("delivery semantics", () => {
+  describe("at-least-once delivery, handled idempotently", () => {
+    let p: Pipeline;
+    beforeAll(async () => {
+      p = await createPipeline();
+      await drainQueue(p.clients, p.queueUrl);
+    });
+    afterAll(() => p.close());
+
+    it("ends in one item and one set of thumbnails when the same event arrives 1, 2 or 5 times, even concurrently", async () => {
+      const key = await p.upload("dup.jpg", await jpeg(640, 480));
+      const [body] = await drainQueue(p.clients, p.queueUrl, 2);
+      expect(body).toBeDefined();
+      const handler = createHandler({ config: p.config, clients: p.clients, logger: silentLogger });
+      const second = createHandler({ config: p.config, clients: p.clients, logger: silentLogger });
+      await handler({ Records: [sqsRecord("a", body ?? "")] });
+      await handler({ Records: [sqsRecord("b", body ?? ""), sqsRecord("c", body ?? "")] });
+      const results = await Promise.all([
+        handler({ Records: [1, 2, 3].map((i) => sqsRecord(`d${i}`, body ?? "", i)) }),
+        second({ Records: [4, 5].map((i) => sqsRecord(`e${i}`, body ?? "", i)) }),
+      ]);
+      expect(results.flatMap((r) => r.batchItemFailures)).toEqual([]);
+
+      const items = await allItems(p);
+      expect(items.map((i) => i.key)).toEqual([key]);
+      const thumbs = await p.clients.s3.send(
+        new ListObjectsV2Command({ Bucket: p.config.names.thumbnailsBucket, Prefix: `${items[0]?.imageId}/` }),
+      );
+      expect(thumbs.KeyCount).toBe(p.config.thumbnails.sizes.length);
+    });
+
+    it("never lets an older event arriving late overwrite a newer upload", async () => {
+      await p.upload("order.jpg", await jpeg(400, 300));
+      const [older] = await drainQueue(p.clients, p.queueUrl, 2);
+      await p.upload("order.jpg", await jpeg(300, 400));
+      const [newer] = await drainQueue(p.clients, p.queueUrl, 2);
+      const handler = createHandler({ config: p.config, clients: p.clients, logger: silentLogger });
+      await handler({ Records: [sqsRecord("new", newer ?? "")] });
+      const response = await handler({ Records: [sqsRecord("old", older ?? "")] });
+      expect(response.batchItemFailures).toEqual([]);
+      const item = (await allItems(p)).find((i) => i.key === "uploads/order.jpg");
+      expect([item?.width, item?.height]).toEqual([300, 400]);
+    });
+
+    it("refuses, by condition expression, an item write older than the one stored", async () => {
+      const base = (await allItems(p)).find((i) => i.key === "uploads/order.jpg") as ImageItem;
+      const older = { ...base, sequencer: "0".repeat(32), eTag: "different", width: 1 };
+      expect(await putImageItem(p.clients, p.config.names, older)).toBe("stale");
+      expect(await putImageItem(p.clients, p.config.names, { ...base, processingMs: 1 })).toBe("written");
+    });
+  });
+
+  describe("transient failures", () => {
+    let p: Pipeline;
+    beforeAll(async () => {
+      p = await createPipeline({ env: { MAX_RECEIVE_COUNT: "2", VISIBILITY_TIMEOUT_SECONDS: "2" } });
+    });
+    afterAll(() => p.close());
+
+    it("are retried through the visibility timeout and land in the dead-letter queue", async () => {
+      // Thumbnails go to a bucket that does not exist: every attempt fails with a 404 from S3.
+      const failing = await startWorker({
+        config: { ...p.config, names: { ...p.config.names, thumbnailsBucket: `${p.config.names.prefix}-missing` } },
+        clients: p.clients,
+        logger: silentLogger,
+      });
+      try {
+        await drainQueue(p.clients, p.queueUrl); // S3's test event
+        await p.upload("doomed.jpg", await jpeg(100, 100));
+        const dlqUrl = (await queueUrl(p.clients, p.config.names.deadLetterQueue)) ?? "";
+        const dead = await waitFor(
+          async () => ((await queueCounts(p.clients, dlqUrl)).visible > 0 ? true : undefined),
+          30_000,
+          "a message in the dead-letter queue",
+        );
+        expect(dead).toBe(true);
+        const [body] = await drainQueue(p.clients, dlqUrl);
+        expect(body).toContain("uploads/doomed.jpg");
+        expect(await allItems(p)).toEqual([]);
+      } finally {
+        await failing.stop();
+      }
+    });
+  });
+});

@@ -1,0 +1,204 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { GetQueueAttributesCommand as SqsAttributes } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Clients, createClients, destroyClients } from "../../src/clients.ts";
+import { type Config, loadConfig } from "../../src/config.ts";
+import { startEmbeddedStack } from "../../src/embedded/stack.ts";
+import { silentLogger } from "../../src/logger.ts";
+import { getImageItem, imageIdFor } from "../../src/metadata.ts";
+import { listImages } from "../../src/query.ts";
+import { ensureResources, queueUrl } from "../../src/resources.ts";
+import { createPipeline, jpeg, type Pipeline, waitFor } from "../helpers.ts";
+import { exited, spawnWorker } from "../worker-process.ts";
+
+async function countItems(config: Config, clients: Clients): Promise<{ total: number; keys: Set<string> }> {
+  const keys = new Set<string>();
+  let total = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await listImages(config, clients, { limit: 100, ...(cursor && { cursor }) });
+    total += page.items.length;
+    for (const item of page.items) keys.add(item.key);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return { total, keys };
+}
+
+async function depth(clients: Clients, url: string): Promise<number> {
+  const { Attributes = {} } = await clients.sqs.send(
+    new SqsAttributes({
+      QueueUrl: url,
+      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    }),
+  );
+  return (
+    Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
+  );
+}
+
+// The worker as a real process: killed with SIGKILL, stopped with SIGTERM, cut off from its stack.
+describe("the worker process", () => {
+  describe("on the shared test backend", () => {
+    let p: Pipeline;
+    beforeAll(async () => {
+      p = await createPipeline({ env: { VISIBILITY_TIMEOUT_SECONDS: "3" } });
+    });
+    afterAll(() => p.close());
+
+    it("processes every upload of a burst exactly once after a kill -9 in the middle", async () => {
+      const uploads = 40;
+      let worker = spawnWorker(p.config);
+      const image = await jpeg(1600, 1200);
+      await Promise.all(Array.from({ length: uploads }, (_, i) => p.upload(`burst-${i}.jpg`, image, "image/jpeg")));
+      await waitFor(
+        async () => ((await countItems(p.config, p.clients)).total >= 5 ? true : undefined),
+        30_000,
+        "the first items",
+      );
+      worker.kill("SIGKILL");
+      expect((await exited(worker, 5000)).signal).toBe("SIGKILL");
+      const atKill = (await countItems(p.config, p.clients)).total;
+      expect(atKill).toBeLessThan(uploads);
+
+      worker = spawnWorker(p.config);
+      try {
+        const done = await waitFor(
+          async () => {
+            const counted = await countItems(p.config, p.clients);
+            return counted.total >= uploads ? counted : undefined;
+          },
+          60_000,
+          `${uploads} items`,
+        );
+        // One item per upload, no duplicates, nothing left on the queues.
+        expect(done.total).toBe(uploads);
+        expect(done.keys.size).toBe(uploads);
+        await waitFor(
+          async () => ((await depth(p.clients, p.queueUrl)) === 0 ? true : undefined),
+          15_000,
+          "an empty queue",
+        );
+        const dlq = (await queueUrl(p.clients, p.config.names.deadLetterQueue)) ?? "";
+        expect(await depth(p.clients, dlq)).toBe(0);
+      } finally {
+        worker.kill("SIGTERM");
+        await exited(worker, 20_000);
+      }
+    });
+
+    it("finishes the images it holds on SIGTERM and exits 0, leaving nothing in flight", async () => {
+      const worker = spawnWorker(p.config);
+      const image = await jpeg(4000, 3000);
+      const keys = await Promise.all(Array.from({ length: 8 }, (_, i) => p.upload(`term-${i}.jpg`, image)));
+      // Wait until the worker holds messages (in flight), then ask it to stop.
+      await waitFor(
+        async () => {
+          const { Attributes = {} } = await p.clients.sqs.send(
+            new SqsAttributes({ QueueUrl: p.queueUrl, AttributeNames: ["ApproximateNumberOfMessagesNotVisible"] }),
+          );
+          return Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) > 0 ? true : undefined;
+        },
+        20_000,
+        "messages in flight",
+      );
+      const started = Date.now();
+      worker.kill("SIGTERM");
+      const { code } = await exited(worker, 30_000);
+      expect(code).toBe(0);
+      expect(Date.now() - started).toBeLessThan(3000 * 10);
+      const { Attributes = {} } = await p.clients.sqs.send(
+        new SqsAttributes({
+          QueueUrl: p.queueUrl,
+          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        }),
+      );
+      // Everything it had received is processed and deleted; the rest waits on the queue.
+      expect(Number(Attributes.ApproximateNumberOfMessagesNotVisible)).toBe(0);
+      const processed = await Promise.all(
+        keys.map((key) => getImageItem(p.clients, p.config.names, imageIdFor(p.config.names.uploadsBucket, key))),
+      );
+      expect(processed.filter(Boolean).length + Number(Attributes.ApproximateNumberOfMessages)).toBe(keys.length);
+      expect(worker.output.join("")).toContain("worker stopped");
+    });
+  });
+
+  // Its own embedded stack, stopped and started on the same port while the worker runs.
+  describe("when the embedded stack restarts", () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "pipeline-restart-"));
+    afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+    it("backs off, resumes and never exits", async () => {
+      const port = await freePort();
+      const start = () =>
+        startEmbeddedStack({ port, host: "127.0.0.1", region: "us-east-1", dataDir, logger: silentLogger });
+      let stack = await start();
+      const config = loadConfig({
+        AWS_ENDPOINT_URL: stack.endpoint,
+        NAME_PREFIX: "restart",
+        VISIBILITY_TIMEOUT_SECONDS: "5",
+      });
+      let clients = createClients(config);
+      await ensureResources(config, clients);
+      const worker = spawnWorker(config);
+      try {
+        await clients.s3.send(
+          new PutObjectCommand({
+            Bucket: config.names.uploadsBucket,
+            Key: "uploads/before.jpg",
+            Body: await jpeg(200, 100),
+          }),
+        );
+        await waitFor(
+          () => getImageItem(clients, config.names, imageIdFor(config.names.uploadsBucket, "uploads/before.jpg")),
+          20_000,
+          "the first item",
+        );
+        destroyClients(clients);
+        await stack.stop();
+        await new Promise((r) => setTimeout(r, 3000));
+        expect(worker.exitCode).toBeNull();
+
+        stack = await start();
+        clients = createClients(config);
+        await clients.s3.send(
+          new PutObjectCommand({
+            Bucket: config.names.uploadsBucket,
+            Key: "uploads/after.jpg",
+            Body: await jpeg(100, 200),
+          }),
+        );
+        const item = await waitFor(
+          () => getImageItem(clients, config.names, imageIdFor(config.names.uploadsBucket, "uploads/after.jpg")),
+          30_000,
+          "an item after the restart",
+        );
+        expect(item.status).toBe("PROCESSED");
+        expect(worker.exitCode).toBeNull();
+        const log = worker.output.join("");
+        expect(log).toContain("queue unreachable");
+        expect(log).toContain("queue reachable again");
+      } finally {
+        worker.kill("SIGTERM");
+        await exited(worker, 20_000);
+        destroyClients(clients);
+        await stack.stop();
+      }
+    });
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}

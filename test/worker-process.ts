@@ -1,0 +1,50 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { Config } from "../src/config.ts";
+
+/** The worker entry point as its own process (so it can be killed), on a test pipeline's resources. */
+export function spawnWorker(config: Config, env: Record<string, string> = {}): ChildProcess & { output: string[] } {
+  const endpoint = config.target.kind === "emulator" ? config.target.endpoint : "";
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL("../worker/index.ts", import.meta.url))],
+    {
+      env: {
+        ...process.env,
+        AWS_ENDPOINT_URL: endpoint,
+        AWS_REGION: config.region,
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+        NAME_PREFIX: config.names.prefix,
+        TABLE_NAME: config.names.table,
+        VISIBILITY_TIMEOUT_SECONDS: String(config.queue.visibilityTimeoutSeconds),
+        MAX_RECEIVE_COUNT: String(config.queue.maxReceiveCount),
+        WORKER_WAIT_SECONDS: "1",
+        LOG_LEVEL: "info",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  ) as ChildProcess & { output: string[] };
+  child.output = [];
+  child.stdout?.on("data", (chunk: Buffer) => child.output.push(chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => child.output.push(chunk.toString()));
+  return child;
+}
+
+export function exited(
+  child: ChildProcess,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: string | null }> {
+  return new Promise((resolve, reject) => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve({ code: child.exitCode, signal: child.signalCode });
+      return;
+    }
+    const timer = setTimeout(() => reject(new Error(`process did not exit within ${timeoutMs} ms`)), timeoutMs);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
+}
