@@ -1,4 +1,4 @@
-import { QueryCommand, type QueryCommandInput } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { Clients } from "./clients.ts";
 import type { Config } from "./config.ts";
 import { getImageItem, type ImageItem, type ImageStatus, imageIdFor, LIST_SHARDS } from "./metadata.ts";
@@ -188,6 +188,42 @@ function decodeCursor(text: string): Cursor {
   return cursor;
 }
 
+export type StatusCounts = Record<ImageStatus, number> & { total: number };
+
+/**
+ * How many images there are in each status, through the upload-date index (never a Scan).
+ * Reads only the status attribute, but still every index entry: fine for a gallery's
+ * header, too slow for millions of images (then keep counters on write instead).
+ */
+export async function countImages(config: Config, clients: Clients): Promise<StatusCounts> {
+  const counts: StatusCounts = { PROCESSED: 0, FAILED: 0, total: 0 };
+  await Promise.all(
+    Array.from({ length: LIST_SHARDS }, async (_, shard) => {
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await clients.doc.send(
+          new QueryCommand({
+            TableName: config.names.table,
+            IndexName: config.names.uploadDateIndex,
+            KeyConditionExpression: "listShard = :shard",
+            ExpressionAttributeValues: { ":shard": String(shard) },
+            ProjectionExpression: "#status",
+            ExpressionAttributeNames: { "#status": "status" },
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          const status = item.status as ImageStatus;
+          if (status in counts) counts[status]++;
+          counts.total++;
+        }
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+    }),
+  );
+  return counts;
+}
+
 /** An image by its id (32 hex characters) or by its key, with or without the upload prefix. */
 export async function findImage(config: Config, clients: Clients, idOrKey: string): Promise<ImageItem | undefined> {
   if (/^[0-9a-f]{32}$/.test(idOrKey)) {
@@ -198,4 +234,60 @@ export async function findImage(config: Config, clients: Clients, idOrKey: strin
   const direct = await getImageItem(clients, config.names, imageIdFor(bucket, idOrKey));
   if (direct || idOrKey.startsWith(config.uploadPrefix)) return direct;
   return getImageItem(clients, config.names, imageIdFor(bucket, `${config.uploadPrefix}${idOrKey}`));
+}
+
+export interface ScanOptions {
+  /** Matches a name that starts with it, or a key or imageId that contains it (case-sensitive). */
+  text: string;
+  /** Stop reading once this many items matched. */
+  limit: number;
+}
+
+export interface ScanResult {
+  /** Name-prefix matches first, then the rest; newest first within each. */
+  items: ImageItem[];
+  /** Items DynamoDB read: the whole table unless `complete` is false. */
+  scannedCount: number;
+  /** Matches among the items read; more than `items.length` when the limit cut them. */
+  matchedCount: number;
+  /** False when the scan stopped before the end of the table because `limit` items matched. */
+  complete: boolean;
+}
+
+/**
+ * A Scan with a filter: reads every item of the table, so it costs as much as the table is
+ * large. Only for questions no key or index can answer, such as a substring of a key;
+ * callers should say that a Scan was used and how many items it read.
+ */
+export async function scanImages(config: Config, clients: Clients, options: ScanOptions): Promise<ScanResult> {
+  if (options.text === "") throw new InvalidQueryError("the search text must not be empty");
+  if (!Number.isInteger(options.limit) || options.limit < 1) {
+    throw new InvalidQueryError("limit must be a whole number of at least 1");
+  }
+  const items: ImageItem[] = [];
+  let scannedCount = 0;
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await clients.doc.send(
+      new ScanCommand({
+        TableName: config.names.table,
+        FilterExpression: "begins_with(#name, :text) OR contains(#key, :text) OR contains(imageId, :text)",
+        ExpressionAttributeNames: { "#name": "name", "#key": "key" },
+        ExpressionAttributeValues: { ":text": options.text },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    scannedCount += page.ScannedCount ?? 0;
+    items.push(...((page.Items ?? []) as ImageItem[]));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey && items.length < options.limit);
+
+  const byName = (item: ImageItem) => (item.name.startsWith(options.text) ? 0 : 1);
+  items.sort((a, b) => byName(a) - byName(b) || (newer(a, b) ? -1 : 1));
+  return {
+    items: items.slice(0, options.limit),
+    scannedCount,
+    matchedCount: items.length,
+    complete: startKey === undefined,
+  };
 }

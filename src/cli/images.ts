@@ -1,0 +1,308 @@
+// npm run images -- <command>: query and manage images from a terminal, on any of the three backends.
+import { createInterface } from "node:readline/promises";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { type Clients, createClients, destroyClients } from "../clients.ts";
+import { type Config, describeTarget } from "../config.ts";
+import { errorMessage } from "../errors.ts";
+import { deleteImage, failedImages, MissingResourceError, presignImageUrls, reprocessImages } from "../manage.ts";
+import { getImageItem, type ImageItem, ImageStatus } from "../metadata.ts";
+import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE, scanImages } from "../query.ts";
+import { configFromEnvironment, explainConnectionError } from "./env.ts";
+import { formatDeleted, formatImageDetail, formatImageTable, formatReprocessed } from "./images/format.ts";
+
+/** Documented in the README ("Managing images"): scripts branch on these. */
+const Exit = { Ok: 0, Error: 1, Usage: 2, NotFound: 3 } as const;
+
+class UsageError extends Error {
+  override name = "UsageError";
+}
+class NotFoundError extends Error {
+  override name = "NotFoundError";
+}
+
+// Opened on first use, so that --help and usage errors need neither a valid .env nor a stack.
+let session: { config: Config; clients: Clients } | undefined;
+function open(): { config: Config; clients: Clients } {
+  if (!session) {
+    const config = configFromEnvironment();
+    session = { config, clients: createClients(config) };
+  }
+  return session;
+}
+
+function print(json: boolean, data: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text()}\n`);
+}
+
+async function resolveImage(config: Config, clients: Clients, idOrKey: string): Promise<ImageItem> {
+  const item = await findImage(config, clients, idOrKey);
+  if (item) return item;
+  throw new NotFoundError(
+    `No image "${idOrKey}" in table ${config.names.table} on ${describeTarget(config)}. ` +
+      "Give an imageId, a key (uploads/cat.jpg) or a name (cat.jpg); `npm run images -- find <text>` searches.",
+  );
+}
+
+function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function statusArgument(value: string): ImageStatus {
+  const status = value.toUpperCase() as ImageStatus;
+  if (!Object.values(ImageStatus).includes(status)) throw new InvalidArgumentError("processed or failed");
+  return status;
+}
+
+const program = new Command("npm run images --")
+  .description("Query and manage the images in the pipeline's table and buckets (AWS_ENDPOINT_URL, NAME_PREFIX...).")
+  .exitOverride()
+  .showHelpAfterError("(add --help for usage)")
+  .addHelpText(
+    "after",
+    `
+Every command takes --help and --json. Exit codes: 0 ok, 1 error (e.g. no stack at the
+endpoint), 2 usage error (e.g. a bad date), 3 no such image.`,
+  );
+
+program
+  .command("list")
+  .description("Images newest first, through the upload-date index (a Query, never a Scan).")
+  .option("--since <date>", "uploaded at or after: YYYY-MM-DD or an ISO date-time (UTC)")
+  .option("--until <date>", "uploaded at or before; a bare date includes that whole day")
+  .option("--status <status>", "processed or failed", statusArgument)
+  .option("--limit <n>", "how many images to show", wholeNumber(1), 50)
+  .option("--cursor <cursor>", "continue where a previous list stopped (it prints the cursor)")
+  .option("--json", "print JSON: { items, nextCursor, scannedCount }")
+  .addHelpText("after", "\nExample: npm run images -- list --since 2024-05-01 --status failed --limit 10")
+  .action(
+    async (opts: {
+      since?: string;
+      until?: string;
+      status?: ImageStatus;
+      limit: number;
+      cursor?: string;
+      json?: boolean;
+    }) => {
+      const { config, clients } = open();
+      const items: ImageItem[] = [];
+      let scannedCount = 0;
+      let cursor = opts.cursor;
+      // The query pages hold at most MAX_PAGE_SIZE; a larger --limit reads several.
+      do {
+        const page = await listImages(config, clients, {
+          ...(opts.since && { since: opts.since }),
+          ...(opts.until && { until: opts.until }),
+          ...(opts.status && { status: opts.status }),
+          limit: Math.min(opts.limit - items.length, MAX_PAGE_SIZE),
+          ...(cursor && { cursor }),
+        });
+        items.push(...page.items);
+        scannedCount += page.scannedCount;
+        cursor = page.nextCursor;
+      } while (cursor && items.length < opts.limit);
+
+      print(opts.json === true, { items, ...(cursor && { nextCursor: cursor }), scannedCount }, () => {
+        const summary = `${items.length} image(s), newest first; Query on index ${config.names.uploadDateIndex} read ${scannedCount} entries.`;
+        const more = cursor ? `\nMore: the same command with --cursor ${cursor}` : "";
+        return items.length === 0 ? `No images match.${more}` : `${formatImageTable(items)}\n${summary}${more}`;
+      });
+    },
+  );
+
+program
+  .command("get")
+  .description("One image: the whole item, with presigned URLs of the original and each thumbnail.")
+  .argument("<image>", "imageId, key (uploads/cat.jpg) or name (cat.jpg)")
+  .option("--expires <seconds>", "how long the URLs stay valid", wholeNumber(1, 604_800), 3600)
+  .option("--json", "print JSON: { item, urls }")
+  .action(async (image: string, opts: { expires: number; json?: boolean }) => {
+    const { config, clients } = open();
+    const item = await resolveImage(config, clients, image);
+    const urls = await presignImageUrls(config, clients, item, opts.expires);
+    print(opts.json === true, { item, urls }, () => formatImageDetail(item, urls));
+  });
+
+program
+  .command("find")
+  .summary("Images by name prefix or any part of the key (a Scan: says so, with the items read).")
+  .description(
+    "Images whose name starts with TEXT, or whose key or imageId contains it (case-sensitive). " +
+      "This reads the whole table with a Scan, since no index answers it; the output says how many items it read.",
+  )
+  .argument("<text>", "a name prefix, or any part of a key or of an imageId / thumbnail URL")
+  .option("--limit <n>", "stop after this many matches", wholeNumber(1), 50)
+  .option("--json", "print JSON: { method, table, scannedCount, matchedCount, complete, items }")
+  .action(async (text: string, opts: { limit: number; json?: boolean }) => {
+    const { config, clients } = open();
+    const table = config.names.table;
+    // A thumbnail URL or key holds the imageId: then one GetItem answers, no Scan needed.
+    const id = /[0-9a-f]{32}/.exec(text)?.[0];
+    const byId = id ? await getImageItem(clients, config.names, id) : undefined;
+    if (byId) {
+      print(
+        opts.json === true,
+        { method: "get", table, scannedCount: 1, matchedCount: 1, complete: true, items: [byId] },
+        () => `${formatImageTable([byId])}\nAnswered by GetItem on imageId ${id} (no Scan).`,
+      );
+      return;
+    }
+    const result = await scanImages(config, clients, { text, limit: opts.limit });
+    print(opts.json === true, { method: "scan", table, ...result }, () => {
+      const read = `Scan of table ${table} (no index answers this): read ${result.scannedCount} item(s)${result.complete ? "" : ", stopped early"}; ${result.matchedCount} matched.`;
+      const cut =
+        result.matchedCount > result.items.length ? ` Showing ${result.items.length}: raise --limit for more.` : "";
+      return result.items.length === 0
+        ? `No images match "${text}".\n${read}`
+        : `${formatImageTable(result.items)}\n${read}${cut}`;
+    });
+  });
+
+program
+  .command("delete")
+  .description("Deletes an image's original, its thumbnails and its item; nothing else.")
+  .argument("<image>", "imageId, key (uploads/cat.jpg) or name (cat.jpg)")
+  .option("-y, --yes", "do not ask for confirmation (required when not on a terminal)")
+  .option("--json", "print JSON: { imageId, original, thumbnails }")
+  .action(async (image: string, opts: { yes?: boolean; json?: boolean }) => {
+    const { config, clients } = open();
+    const item = await resolveImage(config, clients, image);
+    if (!opts.yes) {
+      if (!process.stdin.isTTY) throw new UsageError("Refusing to delete without confirmation: pass --yes.");
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      const count = item.thumbnails?.length ?? 0;
+      const answer = await rl.question(
+        `Delete ${item.name} (s3://${item.bucket}/${item.key}, ${count} thumbnail(s) and its item) on ${describeTarget(config)}? [y/N] `,
+      );
+      rl.close();
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        console.log("Nothing deleted.");
+        return;
+      }
+    }
+    const result = await deleteImage(config, clients, item);
+    print(opts.json === true, result, () => formatDeleted(result, item.name));
+  });
+
+program
+  .command("reprocess")
+  .summary("Puts images (or every FAILED one) back on the upload queue.")
+  .description(
+    "Puts images back on the upload queue, so that today's code and THUMBNAIL_SIZES are applied to them. " +
+      "Their items are written again; their place in the list does not change.",
+  )
+  .argument("[images...]", "imageIds, keys or names")
+  .option("--failed", "every FAILED image (found through the index, not a Scan)")
+  .option("--wait", "wait until the worker has processed them again; exit 1 if any failed or timed out")
+  .option("--timeout <seconds>", "with --wait: how long to wait", wholeNumber(1), 120)
+  .option("--json", "print JSON: { outcomes, items? }")
+  .addHelpText(
+    "after",
+    "\nExamples:\n  npm run images -- reprocess uploads/cat.jpg --wait\n  npm run images -- reprocess --failed",
+  )
+  .action(async (images: string[], opts: { failed?: boolean; wait?: boolean; timeout: number; json?: boolean }) => {
+    if ((opts.failed === true) === images.length > 0)
+      throw new UsageError("Give either images to reprocess or --failed.");
+    const { config, clients } = open();
+    // Resolve everything before queueing anything: a typo must not leave half the list queued.
+    const items = opts.failed
+      ? await failedImages(config, clients)
+      : await Promise.all(images.map((image) => resolveImage(config, clients, image)));
+    if (items.length === 0) {
+      print(opts.json === true, { outcomes: [] }, () => "No FAILED images: nothing to reprocess.");
+      return;
+    }
+    const outcomes = await reprocessImages(config, clients, items);
+    const notQueued = outcomes.filter((o) => o.result !== "queued").length;
+    if (notQueued > 0) process.exitCode = Exit.Error;
+    if (!opts.wait) {
+      print(opts.json === true, { outcomes }, () => {
+        const queued = outcomes.length - notQueued;
+        const hint =
+          notQueued > 0 ? "\nAn image whose original is gone can be removed with `npm run images -- delete`." : "";
+        return `${formatReprocessed(outcomes)}\n${queued} queued on ${config.names.queue}, ${notQueued} not queued.${hint}`;
+      });
+      return;
+    }
+    const queued = items.filter((item) => outcomes.some((o) => o.imageId === item.imageId && o.result === "queued"));
+    const after = await waitForReprocessing(config, clients, queued, opts.timeout * 1000);
+    const done = after.filter((item): item is ImageItem => item !== undefined);
+    const failed = done.filter((item) => item.status === ImageStatus.Failed).length;
+    const timedOut = after.length - done.length;
+    if (failed + timedOut + notQueued > 0) process.exitCode = Exit.Error;
+    print(opts.json === true, { outcomes, items: done }, () =>
+      [
+        formatReprocessed(outcomes),
+        done.length > 0 ? `\n${formatImageTable(done)}` : "",
+        `${done.length - failed} processed, ${failed} failed, ${timedOut} timed out` +
+          `${timedOut > 0 ? " (is the worker running? npm start)" : ""}, ${notQueued} not queued.`,
+      ]
+        .filter(Boolean)
+        .join("\n"),
+    );
+  });
+
+/** The items once processed again (a new processedAt), or undefined where the timeout came first. */
+async function waitForReprocessing(
+  config: Config,
+  clients: Clients,
+  items: ImageItem[],
+  timeoutMs: number,
+): Promise<(ImageItem | undefined)[]> {
+  const deadline = Date.now() + timeoutMs;
+  return Promise.all(
+    items.map(async (before) => {
+      while (Date.now() < deadline) {
+        const item = await getImageItem(clients, config.names, before.imageId);
+        if (item && item.processedAt !== before.processedAt) return item;
+        await sleep(250);
+      }
+      return undefined;
+    }),
+  );
+}
+
+function exitCodeFor(error: unknown): number {
+  // Commander has printed its own message (or the help) already.
+  if (error instanceof CommanderError) return error.exitCode === 0 ? Exit.Ok : Exit.Usage;
+  const say = (message: string) => process.stderr.write(`error: ${message}\n`);
+  if (error instanceof UsageError || error instanceof InvalidQueryError) {
+    say(`${error.message}\n(add --help for usage)`);
+    return Exit.Usage;
+  }
+  if (error instanceof NotFoundError) {
+    say(error.message);
+    return Exit.NotFound;
+  }
+  if (error instanceof MissingResourceError) {
+    say(error.message);
+    return Exit.Error;
+  }
+  const target = session ? describeTarget(session.config) : "the endpoint";
+  const name = (error as { name?: string })?.name;
+  if (session && name === "ResourceNotFoundException") {
+    say(
+      `Table ${session.config.names.table} does not exist on ${target}: check TABLE_NAME, or run \`npm run bootstrap\`.`,
+    );
+    return Exit.Error;
+  }
+  if (name === "NoSuchBucket") {
+    say(`${errorMessage(error)} (on ${target}): check NAME_PREFIX, or run \`npm run bootstrap\`.`);
+    return Exit.Error;
+  }
+  say(explainConnectionError(error, target) ?? errorMessage(error));
+  return Exit.Error;
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  process.exitCode = exitCodeFor(error);
+} finally {
+  if (session) destroyClients(session.clients);
+}

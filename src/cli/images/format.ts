@@ -1,0 +1,104 @@
+import { formatBytes } from "../../handler.ts";
+import type { DeleteResult, ImageUrls, ReprocessOutcome } from "../../manage.ts";
+import type { ImageItem } from "../../metadata.ts";
+import { formatTable } from "../table.ts";
+
+/** One line per image, the columns a person scans for; the imageId is what other commands take. */
+export function formatImageTable(items: ImageItem[]): string {
+  return formatTable(
+    ["uploaded (UTC)", "status", "size", "dimensions", "imageId", "name"],
+    items.map((item) => [
+      formatDate(item.uploadDate),
+      item.errorCode ? `${item.status} ${item.errorCode}` : item.status,
+      item.bytes === undefined ? "" : formatBytes(item.bytes),
+      item.width ? `${item.width}×${item.height}` : "",
+      item.imageId,
+      item.name,
+    ]),
+  );
+}
+
+// The order a person reads an item in; attributes not listed here follow, so nothing is hidden.
+const FIELD_ORDER = [
+  "imageId",
+  "name",
+  "bucket",
+  "key",
+  "status",
+  "errorCode",
+  "errorMessage",
+  "format",
+  "contentType",
+  "width",
+  "height",
+  "bytes",
+  "dominantColor",
+  "uploadDate",
+  "processedAt",
+  "processingMs",
+  "eTag",
+  "sequencer",
+  "listShard",
+] as const;
+
+/** The whole item as `field  value` lines, thumbnails and presigned URLs after it. */
+export function formatImageDetail(item: ImageItem, urls: ImageUrls): string {
+  const record = item as unknown as Record<string, unknown>;
+  const fields = [
+    ...FIELD_ORDER.filter((field) => record[field] !== undefined),
+    ...Object.keys(record)
+      .filter((field) => !(FIELD_ORDER as readonly string[]).includes(field) && field !== "thumbnails")
+      .sort(),
+  ];
+  const width = Math.max(...fields.map((f) => f.length));
+  const lines = fields.map((field) => `${field.padEnd(width)}  ${formatValue(field, record[field])}`);
+
+  const thumbnails = item.thumbnails ?? [];
+  lines.push("", thumbnails.length === 0 ? "thumbnails: none" : "thumbnails:");
+  if (thumbnails.length > 0) {
+    lines.push(
+      formatTable(
+        ["size", "dimensions", "format", "bytes", "key"],
+        thumbnails.map((t) => [t.size, `${t.width}×${t.height}`, t.format, formatBytes(t.bytes), t.key]),
+      ),
+    );
+  }
+
+  lines.push("", `Presigned URLs (valid for ${formatDuration(urls.expiresIn)}):`);
+  lines.push(`original  ${urls.original}`);
+  for (const t of urls.thumbnails) lines.push(`${String(t.size).padEnd("original".length)}  ${t.url}`);
+  return lines.join("\n");
+}
+
+function formatValue(field: string, value: unknown): string {
+  if (field === "bytes" && typeof value === "number") return `${value} (${formatBytes(value)})`;
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+export function formatDeleted(result: DeleteResult, name: string): string {
+  const thumbs = result.thumbnails.length === 1 ? "1 thumbnail" : `${result.thumbnails.length} thumbnails`;
+  return [
+    `Deleted ${name} (${result.imageId}):`,
+    `  original   s3://${result.original.bucket}/${result.original.key}`,
+    `  ${thumbs.padEnd(9)}  ${result.thumbnails.join(", ") || "-"}`,
+    "  item       removed from the table",
+  ].join("\n");
+}
+
+export function formatReprocessed(outcomes: ReprocessOutcome[]): string {
+  return formatTable(
+    ["imageId", "key", "result"],
+    outcomes.map((o) => [o.imageId, o.key, o.result === "queued" ? "queued" : `not queued: ${o.reason}`]),
+  );
+}
+
+function formatDate(iso: string): string {
+  return iso.replace("T", " ").slice(0, 19);
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}

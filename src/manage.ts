@@ -1,0 +1,212 @@
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+} from "@aws-sdk/client-s3";
+import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import type { S3Event } from "aws-lambda";
+import type { Clients } from "./clients.ts";
+import type { Config } from "./config.ts";
+import { encodeS3Key, stripQuotes } from "./events.ts";
+import { type ImageItem, ImageStatus } from "./metadata.ts";
+import { listImages, MAX_PAGE_SIZE } from "./query.ts";
+import { queueUrl } from "./resources.ts";
+
+/** A resource bootstrap creates is not there (e.g. the queue): nothing to retry, run bootstrap. */
+export class MissingResourceError extends Error {
+  override name = "MissingResourceError";
+}
+
+export interface ImageUrls {
+  original: string;
+  thumbnails: { size: number; key: string; url: string }[];
+  expiresIn: number;
+}
+
+/** GET URLs for the original and every thumbnail, signed with the client browsers would use. */
+export async function presignImageUrls(
+  config: Config,
+  clients: Clients,
+  item: ImageItem,
+  expiresIn: number,
+): Promise<ImageUrls> {
+  const sign = (bucket: string, key: string) =>
+    getSignedUrl(clients.s3Presign, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn });
+  const [original, ...thumbnails] = await Promise.all([
+    sign(item.bucket, item.key),
+    ...(item.thumbnails ?? []).map((t) => sign(config.names.thumbnailsBucket, t.key)),
+  ]);
+  return {
+    original: original as string,
+    thumbnails: (item.thumbnails ?? []).map((t, i) => ({ size: t.size, key: t.key, url: thumbnails[i] as string })),
+    expiresIn,
+  };
+}
+
+export interface DeleteResult {
+  imageId: string;
+  original: { bucket: string; key: string };
+  /** Keys deleted from the thumbnails bucket. */
+  thumbnails: string[];
+}
+
+/**
+ * Deletes the original, its thumbnails and the item, in that order: if anything fails
+ * half-way the item is still there, so running the delete again finishes the job.
+ *
+ * "Its thumbnails" are the keys the item lists plus anything else under `{imageId}/` in the
+ * thumbnails bucket: that prefix belongs to this image alone, and it also holds sizes that
+ * were dropped from THUMBNAIL_SIZES since the image was processed.
+ */
+export async function deleteImage(config: Config, clients: Clients, item: ImageItem): Promise<DeleteResult> {
+  const bucket = config.names.thumbnailsBucket;
+  await clients.s3.send(new DeleteObjectCommand({ Bucket: item.bucket, Key: item.key }));
+
+  const keys = new Set((item.thumbnails ?? []).map((t) => t.key));
+  let ContinuationToken: string | undefined;
+  do {
+    const page = await clients.s3.send(
+      new ListObjectsV2Command({ Bucket: bucket, Prefix: `${item.imageId}/`, ContinuationToken }),
+    );
+    for (const object of page.Contents ?? []) if (object.Key) keys.add(object.Key);
+    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (ContinuationToken);
+
+  const thumbnails = [...keys].sort();
+  // DeleteObjects takes at most 1000 keys per request.
+  for (let i = 0; i < thumbnails.length; i += 1000) {
+    const chunk = thumbnails.slice(i, i + 1000);
+    const result = await clients.s3.send(
+      new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((Key) => ({ Key })), Quiet: true } }),
+    );
+    const failed = result.Errors ?? [];
+    if (failed.length > 0) {
+      throw new Error(`Could not delete thumbnails: ${failed.map((e) => `${e.Key} (${e.Code})`).join(", ")}`);
+    }
+  }
+
+  await clients.doc.send(new DeleteCommand({ TableName: config.names.table, Key: { imageId: item.imageId } }));
+  return { imageId: item.imageId, original: { bucket: item.bucket, key: item.key }, thumbnails };
+}
+
+export type ReprocessOutcome =
+  | { imageId: string; key: string; result: "queued"; messageId: string }
+  | { imageId: string; key: string; result: "missing"; reason: string };
+
+/**
+ * Puts each image back on the upload queue, so that the worker (or Lambda) processes it again
+ * with today's code and THUMBNAIL_SIZES, and writes its item again.
+ *
+ * The message is the S3 event of the original upload rather than a plain
+ * `{bucket_name, image_key}`: it carries the item's own sequencer and upload time, so the
+ * write keeps the image's place in the upload-date index and still loses to a newer upload
+ * of the same key, exactly as the original event would.
+ */
+export async function reprocessImages(
+  config: Config,
+  clients: Clients,
+  items: ImageItem[],
+): Promise<ReprocessOutcome[]> {
+  const url = await queueUrl(clients, config.names.queue);
+  if (!url) throw new MissingResourceError(`Queue ${config.names.queue} does not exist: run \`npm run bootstrap\``);
+
+  const checked = await Promise.all(
+    items.map(async (item) => {
+      try {
+        const head = await clients.s3.send(new HeadObjectCommand({ Bucket: item.bucket, Key: item.key }));
+        return { item, event: reprocessEvent(config, item, head.ContentLength, head.ETag) };
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        return { item, event: undefined };
+      }
+    }),
+  );
+
+  const outcomes: ReprocessOutcome[] = [];
+  for (const { item, event } of checked) {
+    if (!event) {
+      outcomes.push({
+        imageId: item.imageId,
+        key: item.key,
+        result: "missing",
+        reason: `the original s3://${item.bucket}/${item.key} no longer exists`,
+      });
+    }
+  }
+  const toSend = checked.filter((c) => c.event !== undefined);
+  // SendMessageBatch takes at most 10 messages.
+  for (let i = 0; i < toSend.length; i += 10) {
+    const chunk = toSend.slice(i, i + 10);
+    const result = await clients.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: chunk.map((c, j) => ({ Id: String(j), MessageBody: JSON.stringify(c.event) })),
+      }),
+    );
+    const failed = result.Failed ?? [];
+    if (failed.length > 0) {
+      throw new Error(`The queue refused ${failed.length} message(s): ${failed[0]?.Message ?? failed[0]?.Code}`);
+    }
+    for (const sent of result.Successful ?? []) {
+      const { item } = chunk[Number(sent.Id)] as (typeof chunk)[number];
+      outcomes.push({ imageId: item.imageId, key: item.key, result: "queued", messageId: sent.MessageId ?? "" });
+    }
+  }
+  return outcomes;
+}
+
+function reprocessEvent(config: Config, item: ImageItem, size: number | undefined, eTag: string | undefined): S3Event {
+  return {
+    Records: [
+      {
+        eventVersion: "2.1",
+        eventSource: "aws:s3",
+        awsRegion: config.region,
+        eventTime: item.uploadDate,
+        eventName: "ObjectCreated:Put",
+        // Not S3's: says in the queue and the DLQ where this message came from.
+        userIdentity: { principalId: "npm run images reprocess" },
+        requestParameters: { sourceIPAddress: "127.0.0.1" },
+        responseElements: { "x-amz-request-id": "", "x-amz-id-2": "" },
+        s3: {
+          s3SchemaVersion: "1.0",
+          configurationId: "reprocess",
+          bucket: { name: item.bucket, ownerIdentity: { principalId: "" }, arn: `arn:aws:s3:::${item.bucket}` },
+          object: {
+            key: encodeS3Key(item.key),
+            size: size ?? item.bytes ?? 0,
+            // The object as it is now: if it is replaced before the worker reads it, the
+            // worker skips this message and the new upload's own event wins.
+            eTag: eTag ? stripQuotes(eTag) : (item.eTag ?? ""),
+            sequencer: item.sequencer,
+          },
+        },
+      },
+    ],
+  };
+}
+
+/** Every FAILED image, through the upload-date index with a status filter (no Scan). */
+export async function failedImages(config: Config, clients: Clients): Promise<ImageItem[]> {
+  const items: ImageItem[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listImages(config, clients, {
+      status: ImageStatus.Failed,
+      limit: MAX_PAGE_SIZE,
+      ...(cursor && { cursor }),
+    });
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
+}
