@@ -48,3 +48,37 @@ export function exited(
     });
   });
 }
+
+/** Runs an entry point (e.g. src/cli/status.ts) to completion against a test pipeline. */
+export function runScript(
+  config: Config,
+  script: string,
+  args: string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const endpoint = config.target.kind === "emulator" ? config.target.endpoint : "";
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", fileURLToPath(new URL(`../${script}`, import.meta.url)), ...args],
+      {
+        env: {
+          ...process.env,
+          AWS_ENDPOINT_URL: endpoint,
+          AWS_REGION: config.region,
+          NAME_PREFIX: config.names.prefix,
+          TABLE_NAME: config.names.table,
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr?.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}

@@ -1,0 +1,71 @@
+// npm run status [-- --json]: queue depths, counts by status and the last failures.
+import { parseArgs } from "node:util";
+import { createClients, destroyClients } from "../clients.ts";
+import { describeTarget } from "../config.ts";
+import { formatBytes } from "../handler.ts";
+import { ImageStatus } from "../metadata.ts";
+import { countImages, listImages } from "../query.ts";
+import { queueDepth } from "../queues.ts";
+import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
+import { formatTable } from "./table.ts";
+
+const { values } = parseArgs({
+  options: { json: { type: "boolean", default: false }, failures: { type: "string", default: "5" } },
+});
+const config = configFromEnvironment();
+const clients = createClients(config);
+try {
+  const [queue, deadLetters, counts, failed] = await Promise.all([
+    queueDepth(clients, config.names.queue),
+    queueDepth(clients, config.names.deadLetterQueue),
+    countImages(config, clients),
+    listImages(config, clients, { status: ImageStatus.Failed, limit: Number(values.failures) }),
+  ]);
+  if (!queue)
+    fail(`The queue ${config.names.queue} does not exist on ${describeTarget(config)}: run \`npm run bootstrap\`.`, 2);
+  const lastFailures = failed.items.map((i) => ({
+    name: i.name,
+    imageId: i.imageId,
+    uploadDate: i.uploadDate,
+    errorCode: i.errorCode,
+    errorMessage: i.errorMessage,
+    bytes: i.bytes,
+  }));
+  if (values.json) {
+    console.log(JSON.stringify({ target: describeTarget(config), queue, deadLetters, counts, lastFailures }, null, 2));
+  } else {
+    console.log(`Pipeline "${config.names.prefix}" on ${describeTarget(config)}`);
+    console.log(
+      formatTable(
+        ["", "waiting", "in flight"],
+        [
+          [config.names.queue, queue.waiting, queue.inFlight],
+          [config.names.deadLetterQueue, deadLetters?.waiting ?? 0, deadLetters?.inFlight ?? 0],
+        ],
+      ),
+    );
+    console.log(`\nImages: ${counts.PROCESSED} processed, ${counts.FAILED} failed (${counts.total} in all)`);
+    if (lastFailures.length > 0) {
+      console.log("\nLast failures:");
+      console.log(
+        formatTable(
+          ["uploaded", "name", "size", "code", "reason"],
+          lastFailures.map((f) => [
+            f.uploadDate.slice(0, 19).replace("T", " "),
+            f.name,
+            formatBytes(f.bytes ?? 0),
+            f.errorCode ?? "",
+            f.errorMessage ?? "",
+          ]),
+        ),
+      );
+    }
+    if ((deadLetters?.waiting ?? 0) > 0) {
+      console.log("\nMessages are waiting in the dead-letter queue: fix the cause, then `npm run redrive`.");
+    }
+  }
+} catch (error) {
+  fail(explainConnectionError(error, describeTarget(config)) ?? `Failed: ${(error as Error).message}`);
+} finally {
+  destroyClients(clients);
+}
