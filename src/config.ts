@@ -149,7 +149,10 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LAMBDA_ROLE_ARN: z
     .string()
-    .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/, "an IAM role ARN such as arn:aws:iam::123456789012:role/LabRole")
+    .regex(
+      /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/,
+      "an IAM role ARN such as arn:aws:iam::123456789012:role/LabRole",
+    )
     .optional(),
   LAMBDA_ARCH: z.enum(LAMBDA_ARCHITECTURES).default("x86_64"),
   LAMBDA_MEMORY_MB: int(128, 10_240).default(1536),
@@ -159,7 +162,10 @@ const envSchema = z.object({
   LAMBDA_MAX_CONCURRENCY: int(2, 1000).default(5),
   LOG_RETENTION_DAYS: z.coerce
     .number()
-    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), `one of ${LOG_RETENTION_DAYS.join(", ")}`)
+    .refine(
+      (days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days),
+      `one of ${LOG_RETENTION_DAYS.join(", ")}`,
+    )
     .default(14),
   LAMBDA_ENDPOINT_URL: z.url({ protocol: /^https?$/ }).optional(),
 });

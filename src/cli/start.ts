@@ -63,10 +63,12 @@ function run(name: string, script: string): void {
 }
 
 if (!values["no-worker"]) run("worker", "../../worker/index.ts");
+run("web", "../../web/server.ts");
 
 console.log(`Ready in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 console.log(`  AWS endpoint:  ${stack.endpoint}  (AWS_ENDPOINT_URL)`);
 console.log(`  Upload to:     s3://${config.names.uploadsBucket}/${config.uploadPrefix}`);
+console.log(`  Gallery:       http://localhost:${config.web.port}`);
 console.log("  Next, in another terminal: npm run seed-images");
 console.log("Ctrl-C stops everything; uploads and results are kept for the next start.");
 

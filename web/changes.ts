@@ -1,0 +1,118 @@
+import type { Clients } from "../src/clients.ts";
+import type { Config } from "../src/config.ts";
+import { errorMessage } from "../src/errors.ts";
+import type { Logger } from "../src/logger.ts";
+import type { ImageItem } from "../src/metadata.ts";
+import { listImages } from "../src/query.ts";
+import type { Stats } from "./stats.ts";
+
+export type ChangeEvent = { type: "image"; item: ImageItem } | { type: "stats"; stats: Stats };
+export type Listener = (event: ChangeEvent) => void;
+
+export interface ChangeFeedOptions {
+  config: Config;
+  clients: Clients;
+  logger: Logger;
+  stats: () => Promise<Stats>;
+  pollMs?: number;
+  /**
+   * How far back (by upload date) a poll looks for new results. An image is indexed by
+   * when it was uploaded, not when it was processed, so a backlog needs a window.
+   */
+  lookbackMs?: number;
+}
+
+const MAX_PAGES = 5;
+
+/**
+ * One poller shared by every open page: DynamoDB has no change stream on the emulators
+ * (and a Streams + Lambda setup is overkill for a gallery), so the server polls the index
+ * while anyone is listening and pushes what changed.
+ */
+export function createChangeFeed({
+  config,
+  clients,
+  logger,
+  stats,
+  pollMs = 1500,
+  lookbackMs = 3_600_000,
+}: ChangeFeedOptions) {
+  const listeners = new Set<Listener>();
+  /** imageId → processedAt of the version last seen; a re-upload changes processedAt. */
+  let seen: Map<string, string> | undefined;
+  let lastStats = "";
+  let timer: NodeJS.Timeout | undefined;
+
+  async function poll(): Promise<void> {
+    const current = new Map<string, ImageItem>();
+    let cursor: string | undefined;
+    const since = new Date(Date.now() - lookbackMs).toISOString();
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const result = await listImages(config, clients, { since, limit: 100, ...(cursor && { cursor }) });
+      for (const item of result.items) current.set(item.imageId, item);
+      cursor = result.nextCursor;
+      if (!cursor) break;
+    }
+    const first = seen === undefined;
+    const previous = seen ?? new Map<string, string>();
+    seen = new Map([...current].map(([id, item]) => [id, item.processedAt]));
+    // The first poll only sets the baseline: a page loads the list itself when it connects.
+    if (!first) {
+      const changed = [...current.values()].filter((item) => previous.get(item.imageId) !== item.processedAt);
+      // Oldest first, so that a page inserting each at the top ends up newest first.
+      changed.sort((a, b) => (a.uploadDate < b.uploadDate ? -1 : 1));
+      for (const item of changed) emit({ type: "image", item });
+    }
+    const s = await stats();
+    const { at: _at, ...comparable } = s;
+    const key = JSON.stringify(comparable);
+    if (key !== lastStats) {
+      lastStats = key;
+      emit({ type: "stats", stats: s });
+    }
+  }
+
+  function emit(event: ChangeEvent): void {
+    for (const listener of listeners) listener(event);
+  }
+
+  function schedule(): void {
+    timer = setTimeout(async () => {
+      try {
+        await poll();
+      } catch (error) {
+        logger.warn("change feed poll failed; retrying", { reason: errorMessage(error) });
+      }
+      if (listeners.size > 0) schedule();
+      else timer = undefined;
+    }, pollMs);
+    timer.unref();
+  }
+
+  return {
+    subscribe(listener: Listener): () => void {
+      listeners.add(listener);
+      // A new page gets the current stats at once; it never saw the last ones.
+      if (lastStats)
+        void stats().then(
+          (s) => listener({ type: "stats", stats: s }),
+          () => {},
+        );
+      // timer stays set while a poll runs, so this never starts a second loop.
+      if (!timer) schedule();
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    get listenerCount() {
+      return listeners.size;
+    },
+    close(): void {
+      listeners.clear();
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}
+
+export type ChangeFeed = ReturnType<typeof createChangeFeed>;

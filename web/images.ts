@@ -1,0 +1,185 @@
+import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import { type Clients, clientOptions } from "../src/clients.ts";
+import type { Config } from "../src/config.ts";
+import { type ImageItem, imageIdFor } from "../src/metadata.ts";
+
+/** What the browser gets for an image: no bucket names or sequencers, URLs instead of keys. */
+export interface ImageView {
+  imageId: string;
+  name: string;
+  status: ImageItem["status"];
+  format?: string;
+  contentType?: string;
+  width?: number;
+  height?: number;
+  bytes?: number;
+  dominantColor?: string;
+  uploadDate: string;
+  processedAt: string;
+  processingMs: number;
+  errorCode?: string;
+  errorMessage?: string;
+  thumbnails: { size: number; width: number; height: number; bytes: number; format: string; url: string }[];
+  /** Only on a single image (GET /api/images/:id): a link to the uploaded original. */
+  originalUrl?: string;
+}
+
+const URL_LIFETIME_SECONDS = 2 * 60 * 60;
+const SIGNING_STEP_MS = 15 * 60 * 1000;
+
+/**
+ * Signed at the start of the current 15-minute step, so a thumbnail keeps the same URL
+ * (and stays in the browser's cache) across page loads; it is valid for at least 1 h 45 min.
+ */
+function signingDate(now = Date.now()): Date {
+  return new Date(now - (now % SIGNING_STEP_MS));
+}
+
+/**
+ * The S3 client that signs URLs for the browser: the usual one, unless the browser reaches
+ * the AWS endpoint under another name (WEB_PUBLIC_S3_ENDPOINT). Signing needs no network.
+ */
+export function createPresigner(config: Config, clients: Clients): S3Client {
+  const endpoint = config.web.publicS3Endpoint;
+  if (!endpoint) return clients.s3Presign;
+  return new S3Client({
+    ...clientOptions(config),
+    endpoint,
+    forcePathStyle: true,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+export async function presignGet(s3: S3Client, bucket: string, key: string): Promise<string> {
+  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), {
+    expiresIn: URL_LIFETIME_SECONDS,
+    signingDate: signingDate(),
+  });
+}
+
+export async function toImageView(
+  config: Config,
+  s3: S3Client,
+  item: ImageItem,
+  options: { original?: boolean } = {},
+): Promise<ImageView> {
+  const thumbnails = await Promise.all(
+    (item.thumbnails ?? []).map(async (t) => ({
+      size: t.size,
+      width: t.width,
+      height: t.height,
+      bytes: t.bytes,
+      format: t.format,
+      url: await presignGet(s3, config.names.thumbnailsBucket, t.key),
+    })),
+  );
+  return {
+    imageId: item.imageId,
+    name: item.name,
+    status: item.status,
+    format: item.format,
+    contentType: item.contentType,
+    width: item.width,
+    height: item.height,
+    bytes: item.bytes,
+    dominantColor: item.dominantColor,
+    uploadDate: item.uploadDate,
+    processedAt: item.processedAt,
+    processingMs: item.processingMs,
+    errorCode: item.errorCode,
+    errorMessage: item.errorMessage,
+    thumbnails,
+    ...(options.original && { originalUrl: await presignGet(s3, item.bucket, item.key) }),
+  };
+}
+
+export class UploadRequestError extends Error {
+  override name = "UploadRequestError";
+}
+
+export interface UploadRequest {
+  name: string;
+  type: string;
+  size: number;
+}
+
+export interface UploadTicket {
+  /** Where to POST the multipart form: S3 itself, never this server. */
+  url: string;
+  /** Form fields to send before the file, in this order. */
+  fields: Record<string, string>;
+  key: string;
+  name: string;
+  imageId: string;
+  expiresAt: string;
+}
+
+const UPLOAD_LIFETIME_SECONDS = 10 * 60;
+const MAX_NAME_LENGTH = 200;
+
+/**
+ * A presigned POST for one file. The policy pins the key, the exact Content-Type and the
+ * size range, so S3 refuses anything else even if the browser lies about the file.
+ */
+export async function presignUpload(config: Config, s3: S3Client, request: unknown): Promise<UploadTicket> {
+  const { name, type } = validateUpload(config, request);
+  const key = `${config.uploadPrefix}${name}`;
+  const post = await createPresignedPost(s3, {
+    Bucket: config.names.uploadsBucket,
+    Key: key,
+    Conditions: [
+      ["content-length-range", 1, config.limits.maxBytes],
+      ["starts-with", "$Content-Type", "image/"],
+      { "Content-Type": type },
+    ],
+    Fields: { "Content-Type": type },
+    Expires: UPLOAD_LIFETIME_SECONDS,
+  });
+  return {
+    url: post.url,
+    fields: post.fields,
+    key,
+    name,
+    imageId: imageIdFor(config.names.uploadsBucket, key),
+    expiresAt: new Date(Date.now() + UPLOAD_LIFETIME_SECONDS * 1000).toISOString(),
+  };
+}
+
+function validateUpload(config: Config, request: unknown): UploadRequest {
+  if (typeof request !== "object" || request === null) {
+    throw new UploadRequestError("the body must be a JSON object {name, type, size}");
+  }
+  const { name: rawName, type, size } = request as Record<string, unknown>;
+  if (typeof rawName !== "string" || rawName.trim() === "") throw new UploadRequestError("name is required");
+  // Browsers send a bare file name; anything path-like is flattened so the key stays one level deep.
+  const name = rawName.trim().replace(/[/\\]/g, "_");
+  if (name.length > MAX_NAME_LENGTH) {
+    throw new UploadRequestError(`name must be at most ${MAX_NAME_LENGTH} characters`);
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw new UploadRequestError("name must not contain control characters");
+  if (typeof type !== "string" || !/^image\/[a-z0-9.+-]+$/i.test(type)) {
+    throw new UploadRequestError(`type must be an image content type such as image/jpeg, not ${JSON.stringify(type)}`);
+  }
+  // SVG can carry script, and the original is served from S3 with its own Content-Type.
+  if (type.toLowerCase() === "image/svg+xml") throw new UploadRequestError("SVG images are not accepted");
+  if (typeof size !== "number" || !Number.isInteger(size) || size < 1) {
+    throw new UploadRequestError("size must be the file's size in bytes (at least 1)");
+  }
+  if (size > config.limits.maxBytes) {
+    throw new UploadRequestError(`the file is ${size} bytes; the limit is ${config.limits.maxBytes} bytes`);
+  }
+  return { name, type: type.toLowerCase(), size };
+}
+
+/** The origins presigned URLs point at, for the Content-Security-Policy. */
+export async function s3Origins(config: Config, s3: S3Client): Promise<{ uploads: string; thumbnails: string }> {
+  const [uploads, thumbnails] = await Promise.all([
+    presignGet(s3, config.names.uploadsBucket, `${config.uploadPrefix}probe`),
+    presignGet(s3, config.names.thumbnailsBucket, "probe"),
+  ]);
+  return { uploads: new URL(uploads).origin, thumbnails: new URL(thumbnails).origin };
+}

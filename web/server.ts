@@ -1,0 +1,34 @@
+// npm run web: the gallery on http://localhost:8080 (WEB_PORT), against AWS_ENDPOINT_URL or AWS.
+
+import { configFromEnvironment, fail } from "../src/cli/env.ts";
+import { createClients, destroyClients } from "../src/clients.ts";
+import { describeTarget } from "../src/config.ts";
+import { createLogger } from "../src/logger.ts";
+import { createGalleryServer } from "./gallery.ts";
+
+const config = configFromEnvironment();
+const logger = createLogger(config.logLevel, { service: "web", pid: process.pid });
+const clients = createClients(config);
+
+const gallery = await createGalleryServer({ config, clients, logger });
+const url = await gallery
+  .listen()
+  .catch((error: NodeJS.ErrnoException) =>
+    fail(
+      error.code === "EADDRINUSE"
+        ? `Port ${config.web.port} is already in use: stop what uses it or set WEB_PORT.`
+        : `The gallery could not start: ${error.message}`,
+    ),
+  );
+logger.info("gallery listening", { url, endpoint: describeTarget(config) });
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await gallery.close();
+  destroyClients(clients);
+  process.exit(0);
+}
+process.on("SIGINT", () => void shutdown());
+process.on("SIGTERM", () => void shutdown());
