@@ -4,9 +4,10 @@ import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { startEmbeddedStack } from "../src/embedded/stack.ts";
 import { silentLogger } from "../src/logger.ts";
+import { LOCALSTACK_SERVICES, PINNED_LOCALSTACK_IMAGE } from "./localstack.ts";
 
-/** The pinned image: newer LocalStack images refuse to start without an auth token. */
-export const LOCALSTACK_IMAGE = process.env.LOCALSTACK_IMAGE ?? "localstack/localstack:4.14.0";
+/** The pinned image unless LOCALSTACK_IMAGE names another (newer ones need LOCALSTACK_AUTH_TOKEN). */
+const LOCALSTACK_IMAGE = process.env.LOCALSTACK_IMAGE || PINNED_LOCALSTACK_IMAGE;
 
 export type Backend = "embedded" | "localstack" | "external";
 
@@ -36,7 +37,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const { LocalstackContainer } = await import("@testcontainers/localstack");
     const container = await new LocalstackContainer(LOCALSTACK_IMAGE)
       .withEnvironment({
-        SERVICES: "s3,sqs,sns,dynamodb,cloudwatch,lambda,iam,logs,sts",
+        SERVICES: LOCALSTACK_SERVICES.join(","),
         ...(process.env.LOCALSTACK_AUTH_TOKEN && { LOCALSTACK_AUTH_TOKEN: process.env.LOCALSTACK_AUTH_TOKEN }),
       })
       .start();
