@@ -174,6 +174,9 @@ describe("npm run images", () => {
     expect(substring.scannedCount).toBe(3);
     expect(substring.items.map((i) => i.name).sort()).toEqual(["newer.jpg", "older.jpg"]);
 
+    const limited = await images(["find", "er.jp", "--limit", "1"]);
+    expect(limited.stdout).toContain("2 matched. Showing 1: raise --limit for more.");
+
     const none = await images(["find", "no-such-name"]);
     expect(none.code).toBe(0);
     expect(none.stdout).toContain('No images match "no-such-name".');
