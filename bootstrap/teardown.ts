@@ -1,9 +1,12 @@
-// npm run teardown [-- --yes]: delete everything bootstrap created, buckets emptied first.
+// npm run teardown [-- --yes]: delete everything bootstrap and deploy created, buckets emptied first.
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
 import { createClients, destroyClients } from "../src/clients.ts";
 import { describeTarget } from "../src/config.ts";
+import { createDeployClients, destroyDeployClients } from "../src/deploy/clients.ts";
+import { deploymentNames } from "../src/deploy/spec.ts";
+import { formatRemoved, teardownDeployment } from "../src/deploy/teardown.ts";
 import { teardownResources } from "../src/resources.ts";
 import { formatResources } from "./report.ts";
 
@@ -17,6 +20,7 @@ const what = [
   names.deadLetterQueue,
   names.table,
   names.failureTopic,
+  `the Lambda function ${deploymentNames(config).function} if deployed`,
 ];
 
 if (!values.yes) {
@@ -30,12 +34,17 @@ if (!values.yes) {
 }
 
 const clients = createClients(config);
+const deployClients = createDeployClients(config);
 try {
+  // The function first: its event source mapping would outlive the queue.
+  const undeployed = await teardownDeployment(config, deployClients);
+  if (undeployed.length > 0) console.log(formatRemoved(undeployed));
   const removed = await teardownResources(config, clients);
-  if (removed.length === 0) console.log("Nothing to delete: no resources found.");
-  else console.log(formatResources(removed));
+  if (removed.length === 0 && undeployed.length === 0) console.log("Nothing to delete: no resources found.");
+  else if (removed.length > 0) console.log(formatResources(removed));
 } catch (error) {
   fail(explainConnectionError(error, describeTarget(config)) ?? `Teardown failed: ${(error as Error).message}`);
 } finally {
   destroyClients(clients);
+  destroyDeployClients(deployClients);
 }

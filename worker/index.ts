@@ -3,6 +3,7 @@
 import { configFromEnvironment } from "../src/cli/env.ts";
 import { createClients, destroyClients } from "../src/clients.ts";
 import { describeTarget } from "../src/config.ts";
+import { warnIfLambdaConsumesQueue } from "../src/deploy/mappings.ts";
 import { createLogger } from "../src/logger.ts";
 import { createMetrics } from "../src/metrics.ts";
 import { startWorker } from "../src/worker.ts";
@@ -15,6 +16,7 @@ const abort = new AbortController();
 logger.info("connecting", { endpoint: describeTarget(config), queue: config.names.queue });
 const metrics = createMetrics(config.names.prefix, (line) => process.stdout.write(`${line}\n`));
 const worker = startWorker({ config, clients, logger, metrics, signal: abort.signal });
+void worker.then(() => warnIfLambdaConsumesQueue(config, clients, logger)).catch(() => {});
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
