@@ -68,7 +68,8 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    `img-src 'self' data: ${unique(origins.thumbnails, origins.uploads)}`,
+    // blob: the page's own preview of a file while it uploads.
+    `img-src 'self' data: blob: ${unique(origins.thumbnails, origins.uploads)}`,
     // The upload's XHR POST goes to S3 itself.
     `connect-src 'self' ${origins.uploads}`,
     "font-src 'none'",

@@ -503,7 +503,6 @@ async function upload(file) {
 function uploadAll(files) {
   const list = [...files];
   if (list.length === 0) return;
-  grid.focus({ preventScroll: true });
   window.scrollTo({ top: 0, behavior: "smooth" });
   // Newest on top, in the order chosen: prepend in reverse.
   for (const file of list.reverse()) upload(file);
