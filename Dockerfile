@@ -14,7 +14,11 @@ RUN npm ci --omit=dev --no-audit --no-fund \
   && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
+# `npm run` starts scripts through a shell. Debian's dash stays in between and dies on SIGTERM
+# without passing it on, orphaning the worker mid-image; bash execs the script's command, so
+# `docker stop` → tini → npm → tsx → the worker, which then finishes what it holds.
 ENV NODE_ENV=production \
+  NPM_CONFIG_SCRIPT_SHELL=/bin/bash \
   NPM_CONFIG_UPDATE_NOTIFIER=false \
   NPM_CONFIG_FUND=false
 WORKDIR /app

@@ -97,6 +97,8 @@ describe("docker-compose.yml", () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose's own interpolation, compared as written.
     expect(service("web").ports).toEqual(["127.0.0.1:${WEB_PORT:-8080}:8080"]);
     expect(environmentOf(service("web")).get("WEB_PORT")).toBe("8080");
+    // The config's default host, 127.0.0.1, would be the container's own loopback: unreachable.
+    expect(environmentOf(service("web")).get("WEB_HOST")).toBe("0.0.0.0");
   });
 
   it("lets the worker scale: no container name and no published port", () => {

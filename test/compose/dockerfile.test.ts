@@ -52,6 +52,13 @@ describe("Dockerfile", () => {
     expect(copies.find((c) => c.stage === "deps")?.sources).toEqual(["package.json", "package-lock.json"]);
   });
 
+  it("runs npm scripts through bash, which hands SIGTERM on to the worker instead of dying in between", () => {
+    // Found by running `npm run worker` on the image's contents and sending npm SIGTERM: with dash,
+    // npm exited and the worker kept running without the signal, to be killed mid-image later.
+    const env = dockerfile.getENVs().flatMap((e) => e.getProperties().map((p) => [p.getName(), p.getValue()]));
+    expect(env).toContainEqual(["NPM_CONFIG_SCRIPT_SHELL", "/bin/bash"]);
+  });
+
   it("copies only paths that exist in the repository and that .dockerignore lets through", () => {
     const fromContext = copies.filter((c) => c.from === undefined).flatMap((c) => c.sources);
     expect(fromContext.length).toBeGreaterThan(0);
