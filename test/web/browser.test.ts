@@ -172,6 +172,37 @@ describe.skipIf(!hasChromium)("gallery in a real browser (headless Chromium)", (
     await expect.poll(() => page.locator("#count-failed").textContent(), { timeout: 10_000 }).toBe("1");
   });
 
+  it("uploads images dropped onto the page", async () => {
+    // What a drag from the file manager delivers: a drop event whose DataTransfer holds files.
+    const bytes = [...readFileSync("img/mate-nature-LadyBird.jpg")];
+    await page.evaluate((data) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(data)], "dropped ladybird.jpg", { type: "image/jpeg" }));
+      document.dispatchEvent(new DragEvent("dragenter", { dataTransfer: transfer, bubbles: true }));
+      document.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    }, bytes);
+    const card = page.locator('.card[data-status="PROCESSED"]', { hasText: "dropped ladybird.jpg" });
+    await card.waitFor({ timeout: 30_000 });
+    expect(await card.locator(".line").first().textContent()).toMatch(/^2560×1600 · /);
+    expect(await page.locator("#drop").isHidden()).toBe(true);
+  });
+
+  it("filters by upload date and says so when nothing matches", async () => {
+    const tomorrow = new Date(Date.now() + 86_400_000);
+    const day = `${tomorrow.getFullYear()}-${String(tomorrow.getMonth() + 1).padStart(2, "0")}-${String(tomorrow.getDate()).padStart(2, "0")}`;
+    await page.locator('input[name="since"]').fill(day);
+    await page.locator("#empty").waitFor({ state: "visible" });
+    expect(await page.locator("#empty-title").textContent()).toBe("No images match these filters");
+    expect(await page.locator(".card").count()).toBe(0);
+
+    await page.getByRole("button", { name: "Clear" }).click();
+    await expect.poll(() => page.locator(".card").count()).toBe(4);
+    await page.locator('select[name="status"]').selectOption("FAILED");
+    await expect.poll(() => page.locator(".card").count()).toBe(1);
+    await page.locator('select[name="status"]').selectOption("");
+    await expect.poll(() => page.locator(".card").count()).toBe(4);
+  });
+
   it("stays usable in a narrow window", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
