@@ -26,7 +26,7 @@ export interface ComposeService {
   build?: string | { context?: string };
   command?: string[] | string;
   environment?: string[] | Record<string, string | null>;
-  ports?: (string | { host_ip?: string; published?: string | number })[];
+  ports?: (string | { host_ip?: string; published?: string | number; target?: number })[];
   depends_on?: Record<string, { condition: string }> | string[];
   healthcheck?: { test: string[] | string };
   container_name?: string;

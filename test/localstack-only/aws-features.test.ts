@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMessageBody } from "../../src/events.ts";
 import { findTopic } from "../../src/resources.ts";
 import { createPipeline, drainQueue, type Pipeline } from "../helpers.ts";
-import { missingFeature, skipUnlessSupported } from "./backend.ts";
+import { skipUnlessSupported } from "../skip.ts";
+import { missingFeature } from "./backend.ts";
 
 const noCloudWatch = await missingFeature("cloudwatch");
 const noS3Notifications = await missingFeature("s3");

@@ -1,4 +1,4 @@
-import { inject, type TestContext } from "vitest";
+import { inject } from "vitest";
 
 /**
  * Why this run's backend cannot run a test of a real AWS feature, or undefined when it can.
@@ -18,12 +18,4 @@ export async function missingFeature(service: "cloudwatch" | "s3"): Promise<stri
   } catch {
     return `${reason} (${inject("endpoint")} did not say which services it has)`;
   }
-}
-
-/** Skips the running test when `reason` is set, and says why in the run's output and in reporters. */
-export function skipUnlessSupported(ctx: TestContext, reason: string | undefined): void {
-  if (reason === undefined) return;
-  // The default reporter shows only a count of skipped tests; the console line says which and why.
-  console.info(`skipped: ${reason}`);
-  ctx.skip(reason);
 }
