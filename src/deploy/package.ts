@@ -168,7 +168,8 @@ async function linuxSharp(version: string, architecture: LambdaArchitecture): Pr
       "--no-fund",
     ];
     try {
-      await run("npm", args, { cwd: dir, maxBuffer: 16 * 1024 ** 2 });
+      // npm retries a failing registry for minutes; give up before the user does.
+      await run("npm", args, { cwd: dir, maxBuffer: 16 * 1024 ** 2, timeout: 180_000 });
     } catch (error) {
       const stderr = (error as { stderr?: string }).stderr ?? "";
       throw new Error(`npm ${args.join(" ")} failed:\n${stderr.trim()}`);
