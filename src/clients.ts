@@ -22,6 +22,8 @@ export function clientOptions(config: Config) {
   const endpoint = config.target.kind === "emulator" ? config.target.endpoint : undefined;
   return {
     region: config.region,
+    // No request may hang forever (the SDK's default): 20 s long polls fit well inside.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: 120_000 },
     ...(endpoint && { endpoint }),
     ...(config.credentials && { credentials: config.credentials }),
   };

@@ -110,7 +110,11 @@ export async function inspectImage(input: Buffer, maxPixels: number): Promise<Im
  * what is on this machine.
  */
 function sniffDocument(input: Buffer): string | undefined {
-  const head = input.subarray(0, 512).toString("latin1").replace(/^\uFEFF|^\xEF\xBB\xBF/, "").trimStart();
+  const head = input
+    .subarray(0, 512)
+    .toString("latin1")
+    .replace(/^\uFEFF|^\xEF\xBB\xBF/, "")
+    .trimStart();
   if (head.startsWith("%PDF")) return "PDF";
   if (head.startsWith("%!PS")) return "PostScript";
   if (head.startsWith("<")) return /<svg[\s>]/i.test(input.subarray(0, 4096).toString("latin1")) ? "SVG" : "XML/HTML";

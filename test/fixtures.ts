@@ -20,9 +20,7 @@ const solid = (width: number, height: number, channels: 3 | 4 = 3, alpha = 1) =>
   sharp({ create: { width, height, channels, background: { r: 30, g: 140, b: 220, alpha } } });
 
 async function animated(format: "gif" | "webp"): Promise<Buffer> {
-  const frames = await Promise.all(
-    [255, 0, 128].map((r) => solid(64, 48).tint({ r, g: 40, b: 40 }).png().toBuffer()),
-  );
+  const frames = await Promise.all([255, 0, 128].map((r) => solid(64, 48).tint({ r, g: 40, b: 40 }).png().toBuffer()));
   const joined = sharp(frames, { join: { animated: true } });
   return format === "gif" ? joined.gif().toBuffer() : joined.webp().toBuffer();
 }

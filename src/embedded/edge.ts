@@ -126,7 +126,7 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
       method: req.method,
       path: req.url,
       // The Host header stays as the client sent it: fauxqs builds queue URLs from it.
-      headers: req.headers,
+      headers: forwardedHeaders(req.headers),
       agent,
     });
     const response = new Promise<IncomingMessage>((resolve, reject) => {
@@ -161,6 +161,15 @@ const EMULATED_SERVICES = new Set(["s3", "sqs", "sns", "dynamodb"]);
 function signedService(authorization: string | undefined, url: URL): string | undefined {
   const credential = authorization?.match(/Credential=([^,]+)/)?.[1] ?? url.searchParams.get("X-Amz-Credential");
   return credential?.split("/")[3];
+}
+
+/**
+ * Hop-by-hop headers stay at the edge. `Expect: 100-continue` in particular: the edge has
+ * already accepted the body, and a second handshake upstream can stall the upload.
+ */
+function forwardedHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const { expect: _expect, connection: _connection, "keep-alive": _keepAlive, ...rest } = headers;
+  return rest;
 }
 
 /** Path-style S3 only (forcePathStyle): the first path segment is the bucket. */

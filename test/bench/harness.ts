@@ -1,0 +1,80 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { type Clients, createClients, destroyClients } from "../../src/clients.ts";
+import { type Config, loadConfig } from "../../src/config.ts";
+import { type EmbeddedStack, startEmbeddedStack } from "../../src/embedded/stack.ts";
+import { silentLogger } from "../../src/logger.ts";
+import { ensureResources } from "../../src/resources.ts";
+
+/**
+ * A throwaway pipeline for measurements: an in-memory embedded stack on a free port, fresh
+ * resources, and the worker as its own process so its memory and CPU can be read.
+ */
+export interface Harness {
+  stack: EmbeddedStack;
+  config: Config;
+  clients: Clients;
+  worker: ChildProcess;
+  /** Peak resident memory of the worker process so far (VmHWM), in MiB. */
+  workerPeakRssMiB(): number;
+  /** User + system CPU seconds the worker process has used. */
+  workerCpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const stack = await startEmbeddedStack({
+    port: 0,
+    host: "127.0.0.1",
+    region: "us-east-1",
+    dataDir: undefined,
+    logger: silentLogger,
+  });
+  const workerEnv = { AWS_ENDPOINT_URL: stack.endpoint, NAME_PREFIX: "bench", LOG_LEVEL: "warn", ...env };
+  const config = loadConfig(workerEnv);
+  const clients = createClients(config);
+  await ensureResources(config, clients);
+  const worker = spawn(
+    process.execPath,
+    ["--import", "tsx", fileURLToPath(new URL("../../worker/index.ts", import.meta.url))],
+    { env: { ...process.env, ...workerEnv }, stdio: ["ignore", "ignore", "inherit"] },
+  );
+  const pid = worker.pid ?? 0;
+  return {
+    stack,
+    config,
+    clients,
+    worker,
+    workerPeakRssMiB: () => procStatusKiB(pid, "VmHWM") / 1024,
+    workerCpuSeconds: () => procCpuSeconds(pid),
+    async stop() {
+      if (worker.exitCode === null) {
+        const exit = new Promise((r) => worker.once("exit", r));
+        worker.kill("SIGTERM");
+        await exit;
+      }
+      destroyClients(clients);
+      await stack.stop();
+    },
+  };
+}
+
+function procStatusKiB(pid: number, field: string): number {
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
+    return Number(match?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+function procCpuSeconds(pid: number): number {
+  try {
+    // Fields 14 and 15 of /proc/<pid>/stat: utime and stime in clock ticks (100 per second).
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
