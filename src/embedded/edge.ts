@@ -1,12 +1,16 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../logger.ts";
+import { isLargePut, putLarge } from "./large-put.ts";
 import { NotificationConfigError, type NotificationHub } from "./notifications.ts";
 
 export interface EdgeBackends {
   /** fauxqs: S3, SQS, SNS. */
   fauxqsPort: number;
+  /** An S3 client talking to fauxqs directly, for what the edge stores itself. */
+  s3: S3Client;
   /** dynalite: DynamoDB. */
   dynamoPort: number;
   notifications: NotificationHub;
@@ -85,6 +89,10 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
       await handleNotificationConfig(req, res, bucket);
       return;
     }
+    if (isLargePut(req, url)) {
+      await putLarge(req, res, url, backends.s3, (bucket, key) => backends.notifications.expectPut(bucket, key));
+      return;
+    }
     const status = await forward(req, res, backends.fauxqsPort);
     if (req.method === "DELETE" && bucket && url.pathname === `/${bucket}` && status === 204) {
       backends.notifications.forgetBucket(bucket);
@@ -129,14 +137,19 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
       headers: forwardedHeaders(req.headers),
       agent,
     });
+    // `on`, not `once`: a second socket error (EPIPE after an early answer) must not go
+    // unhandled and take the whole stack down.
     const response = new Promise<IncomingMessage>((resolve, reject) => {
-      upstream.once("response", resolve);
-      upstream.once("error", reject);
+      upstream.on("response", resolve);
+      upstream.on("error", reject);
     });
-    await pipeline(req, upstream);
+    // The upstream may answer before it has read the whole body (an error): don't wait for
+    // the body to be sent before relaying the answer.
+    const sent = pipeline(req, upstream).catch(() => undefined);
     const incoming = await response;
     res.writeHead(incoming.statusCode ?? 502, incoming.headers);
     await pipeline(incoming, res);
+    await sent;
     return incoming.statusCode ?? 502;
   }
 

@@ -74,6 +74,7 @@ export function eventMatches(rule: QueueRule, eventName: string, key: string): b
 export class NotificationHub {
   private configs = new Map<string, StoredBucketConfig>();
   private syncBatch: S3SpyEvent[] = [];
+  private largePuts = new Set<string>();
   private inFlight = 0;
   private sequence = 0n;
   private chain: Promise<void> = Promise.resolve();
@@ -145,6 +146,11 @@ export class NotificationHub {
     }
   }
 
+  /** The edge stored a large PutObject as a multipart upload: report it as the Put it was. */
+  expectPut(bucket: string, key: string): void {
+    this.largePuts.add(`${bucket}/${key}`);
+  }
+
   forgetBucket(bucket: string): void {
     if (this.configs.delete(bucket)) this.save();
   }
@@ -202,8 +208,10 @@ export class NotificationHub {
       // size to report; the handler treats a missing object as nothing to do.
       head = {};
     }
+    const multipart = /-\d+$/.test(stripQuotes(head.ETag ?? ""));
+    const largePut = this.largePuts.delete(`${created.bucket}/${created.key}`);
     const eventName =
-      created.eventName === "ObjectCreated:Put" && /-\d+$/.test(stripQuotes(head.ETag ?? ""))
+      created.eventName === "ObjectCreated:Put" && multipart && !largePut
         ? "ObjectCreated:CompleteMultipartUpload"
         : created.eventName;
     for (const rule of rules) {

@@ -72,7 +72,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
   );
   notifications.start();
 
-  const edge = createEdgeServer({ fauxqsPort: fauxqs.port, dynamoPort, notifications, logger });
+  const edge = createEdgeServer({ fauxqsPort: fauxqs.port, s3: directS3, dynamoPort, notifications, logger });
   let port: number;
   try {
     port = await listen(edge, options.port, options.host);

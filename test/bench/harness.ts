@@ -16,6 +16,10 @@ export interface Harness {
   config: Config;
   clients: Clients;
   worker: ChildProcess;
+  /** Starts the worker when the harness was started without one. */
+  startWorker(): void;
+  /** Current resident memory of the worker process (VmRSS), in MiB. */
+  workerRssMiB(): number;
   /** Peak resident memory of the worker process so far (VmHWM), in MiB. */
   workerPeakRssMiB(): number;
   /** User + system CPU seconds the worker process has used. */
@@ -23,7 +27,10 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(
+  env: Record<string, string> = {},
+  options: { worker?: boolean } = {},
+): Promise<Harness> {
   const stack = await startEmbeddedStack({
     port: 0,
     host: "127.0.0.1",
@@ -35,23 +42,34 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const config = loadConfig(workerEnv);
   const clients = createClients(config);
   await ensureResources(config, clients);
-  const worker = spawn(
-    process.execPath,
-    ["--import", "tsx", fileURLToPath(new URL("../../worker/index.ts", import.meta.url))],
-    { env: { ...process.env, ...workerEnv }, stdio: ["ignore", "ignore", "inherit"] },
-  );
-  const pid = worker.pid ?? 0;
+  const spawnWorker = () =>
+    spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../worker/index.ts", import.meta.url))], {
+      env: { ...process.env, ...workerEnv },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+  let worker = options.worker === false ? undefined : spawnWorker();
+  // Never leave an orphaned worker behind, whatever ends this process.
+  process.once("exit", () => worker?.kill("SIGKILL"));
+  const pid = () => worker?.pid ?? 0;
   return {
     stack,
     config,
     clients,
-    worker,
-    workerPeakRssMiB: () => procStatusKiB(pid, "VmHWM") / 1024,
-    workerCpuSeconds: () => procCpuSeconds(pid),
+    get worker() {
+      if (!worker) throw new Error("the worker has not been started");
+      return worker;
+    },
+    startWorker() {
+      worker ??= spawnWorker();
+    },
+    workerRssMiB: () => procStatusKiB(pid(), "VmRSS") / 1024,
+    workerPeakRssMiB: () => procStatusKiB(pid(), "VmHWM") / 1024,
+    workerCpuSeconds: () => procCpuSeconds(pid()),
     async stop() {
-      if (worker.exitCode === null) {
-        const exit = new Promise((r) => worker.once("exit", r));
-        worker.kill("SIGTERM");
+      const running = worker;
+      if (running && running.exitCode === null) {
+        const exit = new Promise((r) => running.once("exit", r));
+        running.kill("SIGTERM");
         await exit;
       }
       destroyClients(clients);

@@ -1,0 +1,301 @@
+// npm run bench [folder] [-- --rounds 3 --pillow --latency 10 --backlog 5000]
+// Measures, on the same images in one run: raw sharp (the reference), the whole pipeline on
+// the embedded stack, optionally the original Pillow loop; alternating rounds, medians.
+import { execFileSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import pLimit from "p-limit";
+import sharp from "sharp";
+import { formatTable } from "../../src/cli/table.ts";
+import { getImageItem, type ImageItem, imageIdFor } from "../../src/metadata.ts";
+import { listImages } from "../../src/query.ts";
+import { type Harness, startHarness } from "./harness.ts";
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    rounds: { type: "string", default: "3" },
+    pillow: { type: "boolean", default: false },
+    latency: { type: "string", default: "10" },
+    backlog: { type: "string", default: "0" },
+    // Worker settings to try, e.g. --env WORKER_CONCURRENCY=3 (repeatable).
+    env: { type: "string", multiple: true, default: [] },
+  },
+});
+const workerEnv = Object.fromEntries(values.env.map((kv) => kv.split("=", 2) as [string, string]));
+const folder = positionals[0] ?? "img";
+const rounds = Math.max(1, Number(values.rounds));
+const files = readdirSync(folder)
+  .filter((f) => /\.(jpe?g|png|webp|gif|tiff?|avif)$/i.test(f))
+  .sort()
+  .map((name) => ({ name, body: readFileSync(path.join(folder, name)) }));
+if (files.length === 0) throw new Error(`no images in ${folder}`);
+const megapixels = (await Promise.all(files.map((f) => sharp(f.body).metadata()))).reduce(
+  (sum, m) => sum + ((m.width ?? 0) * (m.pageHeight ?? m.height ?? 0)) / 1e6,
+  0,
+);
+const cores = cpus().length;
+
+console.log(
+  `Benchmark: ${files.length} images (${megapixels.toFixed(0)} MP) from ${folder}/, ${cores} cores, ${rounds} alternating rounds.` +
+    "\nThese machines are noisy: compare the medians and the per-round ratios, not single times.",
+);
+
+/** Reference: sharp alone, in-process, no I/O, smallest size only, both cores busy. */
+async function raw(): Promise<number> {
+  sharp.concurrency(1);
+  const limit = pLimit(cores);
+  const start = performance.now();
+  await Promise.all(
+    files.map((f) =>
+      limit(() =>
+        sharp(f.body, { failOn: "none" })
+          .rotate()
+          .resize(128, 128, { fit: "inside", withoutEnlargement: true })
+          .jpeg()
+          .toBuffer(),
+      ),
+    ),
+  );
+  return files.length / ((performance.now() - start) / 1000);
+}
+
+interface PipelineRound {
+  imagesPerSecond: number;
+  latenciesMs: number[];
+  workerCpuSecondsPerImage: number;
+  totalCpuSecondsPerImage: number;
+}
+
+/** Everything: upload → notification → SQS → worker → every size → S3 → DynamoDB. */
+async function pipeline(h: Harness, round: number): Promise<PipelineRound> {
+  const workerCpu = h.workerCpuSeconds();
+  const ownCpu = process.cpuUsage();
+  const uploadedAt = new Map<string, number>();
+  const start = performance.now();
+  const startWall = Date.now();
+  await Promise.all(
+    files.map(async (f) => {
+      const key = `${h.config.uploadPrefix}r${round}/${f.name}`;
+      await h.clients.s3.send(new PutObjectCommand({ Bucket: h.config.names.uploadsBucket, Key: key, Body: f.body }));
+      uploadedAt.set(key, Date.now());
+    }),
+  );
+  const items = await waitForItems(h, `${h.config.uploadPrefix}r${round}/`, files.length, startWall);
+  const lastWritten = Math.max(...items.map((i) => Date.parse(i.processedAt)));
+  const seconds = (lastWritten - startWall) / 1000 || (performance.now() - start) / 1000;
+  const own = process.cpuUsage(ownCpu);
+  const worker = h.workerCpuSeconds() - workerCpu;
+  return {
+    imagesPerSecond: files.length / seconds,
+    // processedAt is stamped just before the item is written; same clock as uploadedAt.
+    latenciesMs: items.map((i) => Date.parse(i.processedAt) - (uploadedAt.get(i.key) ?? startWall)),
+    workerCpuSecondsPerImage: worker / files.length,
+    totalCpuSecondsPerImage: (worker + (own.user + own.system) / 1e6) / files.length,
+  };
+}
+
+async function waitForItems(h: Harness, prefix: string, count: number, since: number): Promise<ImageItem[]> {
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    const page = await listImages(h.config, h.clients, { limit: 100, since: new Date(since - 1000).toISOString() });
+    let items = page.items;
+    let cursor = page.nextCursor;
+    while (cursor) {
+      const next = await listImages(h.config, h.clients, {
+        limit: 100,
+        since: new Date(since - 1000).toISOString(),
+        cursor,
+      });
+      items = items.concat(next.items);
+      cursor = next.nextCursor;
+    }
+    const mine = items.filter((i) => i.key.startsWith(prefix));
+    if (mine.length >= count) return mine;
+    if (Date.now() > deadline || h.worker.exitCode !== null) throw new Error(`only ${mine.length}/${count} items`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function pillow(): number | undefined {
+  const script = fileURLToPath(new URL("../../../shared/bench/pillow_thumb.py", import.meta.url));
+  if (!existsSync(script)) return undefined;
+  const out = execFileSync("/usr/bin/python3", [script, folder, "--procs", String(cores), "--passes", "1"], {
+    encoding: "utf8",
+  });
+  const match = out.match(/([\d.]+) images\/s/);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** One upload at a time on an idle stack: upload complete → item readable. */
+async function singleUploadLatency(h: Harness, samples: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const f = files[i % files.length] as (typeof files)[number];
+    const key = `${h.config.uploadPrefix}single/${i}-${f.name}`;
+    await h.clients.s3.send(new PutObjectCommand({ Bucket: h.config.names.uploadsBucket, Key: key, Body: f.body }));
+    const uploaded = performance.now();
+    const imageId = imageIdFor(h.config.names.uploadsBucket, key);
+    while (!(await getImageItem(h.clients, h.config.names, imageId))) await new Promise((r) => setTimeout(r, 5));
+    out.push(performance.now() - uploaded);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  return out;
+}
+
+/** A backlog of small images uploaded before the worker starts, then drained. */
+async function backlog(count: number) {
+  const small = await sharp({ create: { width: 640, height: 480, channels: 3, background: "#3a6" } })
+    .jpeg()
+    .toBuffer();
+  const h = await startHarness(workerEnv, { worker: false });
+  const limit = pLimit(32);
+  await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      limit(() =>
+        h.clients.s3.send(
+          new PutObjectCommand({
+            Bucket: h.config.names.uploadsBucket,
+            Key: `${h.config.uploadPrefix}backlog/${i}.jpg`,
+            Body: small,
+          }),
+        ),
+      ),
+    ),
+  );
+  h.startWorker();
+  const start = performance.now();
+  const samples: { seconds: number; done: number; rssMiB: number }[] = [];
+  let done = 0;
+  while (done < count) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const { countImages } = await import("../../src/query.ts");
+    done = (await countImages(h.config, h.clients)).total;
+    samples.push({ seconds: (performance.now() - start) / 1000, done, rssMiB: Math.round(h.workerRssMiB()) });
+  }
+  const peak = h.workerPeakRssMiB();
+  await h.stop();
+  return { samples, peakRssMiB: Math.round(peak) };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
+};
+
+const h = await startHarness(workerEnv);
+const rows: { round: number; raw: number; pipeline: PipelineRound; pillow?: number }[] = [];
+try {
+  await raw(); // warm-up: sharp's first call loads libvips
+  for (let round = 1; round <= rounds; round++) {
+    const r = await raw();
+    const p = await pipeline(h, round);
+    const pil = values.pillow ? pillow() : undefined;
+    rows.push({ round, raw: r, pipeline: p, ...(pil !== undefined && { pillow: pil }) });
+    console.log(
+      `round ${round}: raw ${r.toFixed(1)} img/s, pipeline ${p.imagesPerSecond.toFixed(1)} img/s` +
+        (pil !== undefined ? `, pillow ${pil.toFixed(1)} img/s` : ""),
+    );
+  }
+  const latency = await singleUploadLatency(h, Number(values.latency));
+  const allLatencies = rows.flatMap((r) => r.pipeline.latenciesMs);
+  const result = {
+    folder,
+    images: files.length,
+    megapixels: Number(megapixels.toFixed(1)),
+    cores,
+    rounds,
+    thumbnailSizes: h.config.thumbnails.sizes,
+    rawImagesPerSecond: median(rows.map((r) => r.raw)),
+    pipelineImagesPerSecond: median(rows.map((r) => r.pipeline.imagesPerSecond)),
+    pipelineOverRaw: median(rows.map((r) => r.pipeline.imagesPerSecond / r.raw)),
+    ...(values.pillow && {
+      pillowImagesPerSecond: median(rows.map((r) => r.pillow ?? 0)),
+      pipelineOverPillow: median(rows.map((r) => r.pipeline.imagesPerSecond / (r.pillow ?? 1))),
+    }),
+    burstLatencyMs: {
+      p50: Math.round(percentile(allLatencies, 50)),
+      p95: Math.round(percentile(allLatencies, 95)),
+      max: Math.round(Math.max(...allLatencies)),
+    },
+    singleUploadLatencyMs: {
+      p50: Math.round(percentile(latency, 50)),
+      p95: Math.round(percentile(latency, 95)),
+      max: Math.round(Math.max(...latency)),
+    },
+    workerPeakRssMiB: Math.round(h.workerPeakRssMiB()),
+    workerCpuSecondsPerImage: Number(median(rows.map((r) => r.pipeline.workerCpuSecondsPerImage)).toFixed(3)),
+    totalCpuSecondsPerImage: Number(median(rows.map((r) => r.pipeline.totalCpuSecondsPerImage)).toFixed(3)),
+    ...(Number(values.backlog) > 0 && { backlog: await backlog(Number(values.backlog)) }),
+  };
+  const fmt = (n: number) => n.toFixed(2);
+  console.log();
+  console.log(
+    formatTable(
+      ["measure", "median", "target"],
+      [
+        ["raw sharp, 128 px only (img/s)", fmt(result.rawImagesPerSecond), "reference"],
+        [`pipeline, sizes ${result.thumbnailSizes.join("+")} (img/s)`, fmt(result.pipelineImagesPerSecond), ""],
+        ["pipeline ÷ raw", fmt(result.pipelineOverRaw), "≥ 0.90"],
+        ...(result.pillowImagesPerSecond !== undefined
+          ? [
+              ["original Pillow loop (img/s)", fmt(result.pillowImagesPerSecond), ""],
+              ["pipeline ÷ Pillow", fmt(result.pipelineOverPillow ?? 0), "≥ 1.00"],
+            ]
+          : []),
+        [
+          "burst latency p50 / p95 / max (ms)",
+          `${result.burstLatencyMs.p50} / ${result.burstLatencyMs.p95} / ${result.burstLatencyMs.max}`,
+          "",
+        ],
+        [
+          "single upload latency p50 / p95 / max (ms)",
+          `${result.singleUploadLatencyMs.p50} / ${result.singleUploadLatencyMs.p95} / ${result.singleUploadLatencyMs.max}`,
+          "p50 ≤ 500",
+        ],
+        ["worker peak RSS (MiB)", String(result.workerPeakRssMiB), "≤ 512"],
+        ["CPU s per image: worker / all", `${result.workerCpuSecondsPerImage} / ${result.totalCpuSecondsPerImage}`, ""],
+        ...(result.backlog
+          ? [
+              [`backlog of ${values.backlog}: img/s per 2 s interval`, rates(result.backlog.samples), "steady"],
+              [
+                "backlog: worker RSS min / max (MiB)",
+                `${Math.min(...result.backlog.samples.map((s) => s.rssMiB))} / ${Math.max(...result.backlog.samples.map((s) => s.rssMiB))}`,
+                "flat",
+              ],
+            ]
+          : []),
+      ],
+    ),
+  );
+  console.log(`\n${JSON.stringify(result)}`);
+} finally {
+  await h.stop();
+}
+
+function rates(samples: { seconds: number; done: number }[]): string {
+  const out: number[] = [];
+  for (let i = 1; i < samples.length; i++) {
+    const a = samples[i - 1] as { seconds: number; done: number };
+    const b = samples[i] as { seconds: number; done: number };
+    out.push((b.done - a.done) / (b.seconds - a.seconds));
+  }
+  return out.length > 8
+    ? `${out
+        .slice(0, 4)
+        .map((r) => r.toFixed(0))
+        .join(" ")} … ${out
+        .slice(-4)
+        .map((r) => r.toFixed(0))
+        .join(" ")}`
+    : out.map((r) => r.toFixed(0)).join(" ");
+}

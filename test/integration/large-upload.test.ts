@@ -1,0 +1,54 @@
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseMessageBody } from "../../src/events.ts";
+import { createPipeline, drainQueue, type Pipeline } from "../helpers.ts";
+
+// S3 takes up to 5 GB in one PutObject; fauxqs alone stops at 11 MiB, the edge bridges it.
+describe("a single PutObject over 11 MiB", () => {
+  let p: Pipeline;
+  beforeAll(async () => {
+    p = await createPipeline();
+    await drainQueue(p.clients, p.queueUrl);
+  });
+  afterAll(() => p.close());
+
+  async function roundTrip(key: string, body: Buffer | Readable, expected: Buffer) {
+    await p.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: p.config.names.uploadsBucket,
+        Key: key,
+        Body: body,
+        ContentLength: expected.length,
+        ContentType: "image/jpeg",
+        Metadata: { origin: "test" },
+      }),
+    );
+    const got = await p.clients.s3.send(new GetObjectCommand({ Bucket: p.config.names.uploadsBucket, Key: key }));
+    const bytes = Buffer.from((await got.Body?.transformToByteArray()) ?? []);
+    expect(bytes.equals(expected)).toBe(true);
+    expect(got.ContentType).toBe("image/jpeg");
+    expect(got.Metadata).toEqual({ origin: "test" });
+  }
+
+  it("stores a 16 MiB buffer byte for byte and announces it once, as a Put", async () => {
+    const data = randomBytes(16 * 1024 * 1024);
+    await roundTrip("uploads/big buffer.jpg", data, data);
+    const events = (await drainQueue(p.clients, p.queueUrl, 2)).map((b) => parseMessageBody(b));
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      kind: "objects",
+      objects: [{ key: "uploads/big buffer.jpg", eventName: "ObjectCreated:Put", size: data.length }],
+    });
+  });
+
+  it("stores a 12 MiB stream sent with aws-chunked encoding byte for byte", async () => {
+    const data = randomBytes(12 * 1024 * 1024 + 17);
+    await roundTrip(
+      "uploads/big-stream.jpg",
+      Readable.from([data.subarray(0, 5_000_000), data.subarray(5_000_000)]),
+      data,
+    );
+  });
+});
