@@ -5,8 +5,10 @@ import { loadConfig } from "./config.ts";
 import { createHandler } from "./handler.ts";
 import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
+import { configureSharpForWorker } from "./thumbnails.ts";
 
 const config = loadConfig(process.env);
+configureSharpForWorker();
 const logger = createLogger(config.logLevel, { service: "lambda" });
 
 // Metrics as embedded-metric-format log lines: CloudWatch Logs turns them into metrics,

@@ -6,9 +6,11 @@ import { describeTarget } from "../src/config.ts";
 import { warnIfLambdaConsumesQueue } from "../src/deploy/mappings.ts";
 import { createLogger } from "../src/logger.ts";
 import { createMetrics } from "../src/metrics.ts";
+import { configureSharpForWorker } from "../src/thumbnails.ts";
 import { startWorker } from "../src/worker.ts";
 
 const config = configFromEnvironment();
+configureSharpForWorker();
 const logger = createLogger(config.logLevel, { service: "worker", pid: process.pid });
 const clients = createClients(config);
 const abort = new AbortController();
