@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import type { SQSRecord } from "aws-lambda";
 import sharp from "sharp";
 import { inject } from "vitest";
 import { type Clients, createClients, destroyClients } from "../src/clients.ts";
@@ -106,6 +107,26 @@ export async function drainQueue(clients: Clients, url: string, waitSeconds = 1)
     if (!res.Messages?.length) return bodies;
     bodies.push(...res.Messages.map((m) => m.Body ?? ""));
   }
+}
+
+/** An SQS record as Lambda delivers it (a record factory for handler tests). */
+export function sqsRecord(messageId: string, body: unknown, receiveCount = 1): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: String(receiveCount),
+      SentTimestamp: "0",
+      SenderId: "test",
+      ApproximateFirstReceiveTimestamp: "0",
+    },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:test",
+    awsRegion: "us-east-1",
+  };
 }
 
 /** A real JPEG of the given size: a gradient, so that it compresses like a photo. */

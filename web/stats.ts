@@ -1,15 +1,7 @@
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { Clients } from "../src/clients.ts";
 import type { Config } from "../src/config.ts";
 import { countImages, type StatusCounts } from "../src/query.ts";
-import { queueUrl } from "../src/resources.ts";
-
-export interface QueueDepth {
-  /** Waiting to be received. */
-  waiting: number;
-  /** Received by a worker and not yet deleted. */
-  inFlight: number;
-}
+import { type QueueDepth, queueDepth } from "../src/queues.ts";
 
 export interface Stats {
   counts: StatusCounts;
@@ -21,33 +13,13 @@ export interface Stats {
 
 /** Counts and queue depths, cached briefly: every open page asks, and counting reads the whole index. */
 export function createStatsSource(config: Config, clients: Clients, ttlMs = 2000) {
-  const urls = new Map<string, string>();
   let cached: { at: number; value: Promise<Stats> } | undefined;
-
-  async function depth(name: string): Promise<QueueDepth | undefined> {
-    let url = urls.get(name);
-    if (!url) {
-      url = await queueUrl(clients, name);
-      if (!url) return undefined;
-      urls.set(name, url);
-    }
-    const { Attributes: a = {} } = await clients.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-      }),
-    );
-    return {
-      waiting: Number(a.ApproximateNumberOfMessages ?? 0),
-      inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),
-    };
-  }
 
   async function read(): Promise<Stats> {
     const [counts, queue, deadLetters] = await Promise.all([
       countImages(config, clients),
-      depth(config.names.queue),
-      depth(config.names.deadLetterQueue),
+      queueDepth(clients, config.names.queue),
+      queueDepth(clients, config.names.deadLetterQueue),
     ]);
     return { counts, ...(queue && { queue }), ...(deadLetters && { deadLetters }), at: new Date().toISOString() };
   }

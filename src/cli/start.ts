@@ -47,7 +47,11 @@ try {
 const children = new Map<string, ChildProcess>();
 let shuttingDown = false;
 
+/** Quick exits in a row per child: a crash is restarted, a child that cannot start is not. */
+const quickExits = new Map<string, number>();
+
 function run(name: string, script: string): void {
+  const startedAt = Date.now();
   const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL(script, import.meta.url))], {
     env: { ...process.env, AWS_ENDPOINT_URL: stack.endpoint },
     stdio: "inherit",
@@ -56,6 +60,14 @@ function run(name: string, script: string): void {
   child.on("exit", (code, signal) => {
     children.delete(name);
     if (shuttingDown) return;
+    const quick = Date.now() - startedAt < 5000 ? (quickExits.get(name) ?? 0) + 1 : 0;
+    quickExits.set(name, quick);
+    if (quick >= 3) {
+      // E.g. the gallery's port is taken: retrying forever would only repeat the message.
+      console.error(`${name} failed to start 3 times in a row (see its message above); stopping.`);
+      void shutdown(1);
+      return;
+    }
     // A crash must not stop the pipeline: restart, as a service manager would.
     logger.warn(`${name} exited; restarting in 1 s`, { code, signal });
     setTimeout(() => run(name, script), 1000);
@@ -72,7 +84,7 @@ console.log(`  Gallery:       http://localhost:${config.web.port}`);
 console.log("  Next, in another terminal: npm run seed-images");
 console.log("Ctrl-C stops everything; uploads and results are kept for the next start.");
 
-async function shutdown(): Promise<void> {
+async function shutdown(exitCode = 0): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
   console.log("Stopping: letting the worker finish what it holds...");
@@ -86,7 +98,7 @@ async function shutdown(): Promise<void> {
     ),
   );
   await stack.stop();
-  process.exit(0);
+  process.exit(exitCode);
 }
-process.on("SIGINT", shutdown);
-process.on("SIGTERM", shutdown);
+process.on("SIGINT", () => void shutdown());
+process.on("SIGTERM", () => void shutdown());

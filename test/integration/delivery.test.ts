@@ -1,6 +1,4 @@
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import type { SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Clients } from "../../src/clients.ts";
 import type { Config } from "../../src/config.ts";
@@ -8,28 +6,10 @@ import { createHandler } from "../../src/handler.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { type ImageItem, putImageItem } from "../../src/metadata.ts";
 import { listImages } from "../../src/query.ts";
+import { queueDepth } from "../../src/queues.ts";
 import { queueUrl } from "../../src/resources.ts";
 import { startWorker } from "../../src/worker.ts";
-import { createPipeline, drainQueue, jpeg, type Pipeline, waitFor } from "../helpers.ts";
-
-function sqsRecord(messageId: string, body: string, receiveCount = 1): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: messageId,
-    body,
-    attributes: {
-      ApproximateReceiveCount: String(receiveCount),
-      SentTimestamp: "0",
-      SenderId: "test",
-      ApproximateFirstReceiveTimestamp: "0",
-    },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:test",
-    awsRegion: "us-east-1",
-  };
-}
+import { createPipeline, drainQueue, jpeg, type Pipeline, sqsRecord, waitFor } from "../helpers.ts";
 
 async function allItems(p: { config: Config; clients: Clients }): Promise<ImageItem[]> {
   const items: ImageItem[] = [];
@@ -40,19 +20,6 @@ async function allItems(p: { config: Config; clients: Clients }): Promise<ImageI
     cursor = page.nextCursor;
   } while (cursor);
   return items;
-}
-
-async function queueCounts(clients: Clients, url: string): Promise<{ visible: number; inFlight: number }> {
-  const { Attributes = {} } = await clients.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    }),
-  );
-  return {
-    visible: Number(Attributes.ApproximateNumberOfMessages ?? 0),
-    inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0),
-  };
 }
 
 describe("delivery semantics", () => {
@@ -126,7 +93,8 @@ describe("delivery semantics", () => {
         await p.upload("doomed.jpg", await jpeg(100, 100));
         const dlqUrl = (await queueUrl(p.clients, p.config.names.deadLetterQueue)) ?? "";
         const dead = await waitFor(
-          async () => ((await queueCounts(p.clients, dlqUrl)).visible > 0 ? true : undefined),
+          async () =>
+            ((await queueDepth(p.clients, p.config.names.deadLetterQueue))?.waiting ?? 0) > 0 ? true : undefined,
           30_000,
           "a message in the dead-letter queue",
         );

@@ -1,27 +1,8 @@
-import type { SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHandler } from "../../src/handler.ts";
 import { silentLogger } from "../../src/logger.ts";
-import { createPipeline, jpeg, type Pipeline } from "../helpers.ts";
-
-function record(messageId: string, body: unknown): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body: typeof body === "string" ? body : JSON.stringify(body),
-    attributes: {
-      ApproximateReceiveCount: "1",
-      SentTimestamp: "0",
-      SenderId: "test",
-      ApproximateFirstReceiveTimestamp: "0",
-    },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:test",
-    awsRegion: "us-east-1",
-  };
-}
+import { createPipeline, jpeg, type Pipeline, sqsRecord } from "../helpers.ts";
 
 // The handler exactly as Lambda calls it: an SQS event in, batchItemFailures out.
 describe("Lambda handler", () => {
@@ -36,9 +17,9 @@ describe("Lambda handler", () => {
     const handler = createHandler({ config: p.config, clients: p.clients, logger: silentLogger });
     const event: SQSEvent = {
       Records: [
-        record("good", { bucket_name: p.config.names.uploadsBucket, image_key: key }),
-        record("garbage", "this is not json"),
-        record("test-event", { Service: "Amazon S3", Event: "s3:TestEvent" }),
+        sqsRecord("good", { bucket_name: p.config.names.uploadsBucket, image_key: key }),
+        sqsRecord("garbage", "this is not json"),
+        sqsRecord("test-event", { Service: "Amazon S3", Event: "s3:TestEvent" }),
       ],
     };
     const response = await handler(event);
@@ -54,7 +35,7 @@ describe("Lambda handler", () => {
     });
     const key = await p.upload("retry.jpg", await jpeg(64, 64));
     const response = await handler({
-      Records: [record("m1", { bucket_name: p.config.names.uploadsBucket, image_key: key })],
+      Records: [sqsRecord("m1", { bucket_name: p.config.names.uploadsBucket, image_key: key })],
     });
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: "m1" }]);
   });
@@ -62,7 +43,9 @@ describe("Lambda handler", () => {
   it("skips an object that no longer exists without failing", async () => {
     const handler = createHandler({ config: p.config, clients: p.clients, logger: silentLogger });
     const response = await handler({
-      Records: [record("gone", { bucket_name: p.config.names.uploadsBucket, image_key: "uploads/never-uploaded.jpg" })],
+      Records: [
+        sqsRecord("gone", { bucket_name: p.config.names.uploadsBucket, image_key: "uploads/never-uploaded.jpg" }),
+      ],
     });
     expect(response.batchItemFailures).toEqual([]);
   });
