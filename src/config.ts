@@ -214,9 +214,10 @@ export function loadConfig(env: Env = process.env): Config {
     limits: { maxBytes: e.MAX_IMAGE_BYTES, maxPixels: e.MAX_IMAGE_PIXELS },
     queue: { visibilityTimeoutSeconds: e.VISIBILITY_TIMEOUT_SECONDS, maxReceiveCount: e.MAX_RECEIVE_COUNT },
     worker: {
-      // Decoding dominates and each image gets one libvips thread: one image per core, plus
-      // one to cover the waits on S3 and DynamoDB (npm run bench: ~+10% images/s over cores).
-      concurrency: e.WORKER_CONCURRENCY ?? Math.max(2, availableParallelism()) + 1,
+      // Decoding dominates and each image gets one libvips thread: one image per core keeps
+      // every core busy; a third image in flight on 2 cores gained little and raised peak
+      // memory past 512 MiB (npm run bench).
+      concurrency: e.WORKER_CONCURRENCY ?? Math.max(2, availableParallelism()),
       batchSize: e.WORKER_BATCH_SIZE,
       waitTimeSeconds: e.WORKER_WAIT_SECONDS,
     },

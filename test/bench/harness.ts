@@ -38,7 +38,14 @@ export async function startHarness(
     dataDir: undefined,
     logger: silentLogger,
   });
-  const workerEnv = { AWS_ENDPOINT_URL: stack.endpoint, NAME_PREFIX: "bench", LOG_LEVEL: "warn", ...env };
+  // Measured as npm start runs it (MALLOC_ARENA_MAX: see src/cli/start.ts).
+  const workerEnv = {
+    AWS_ENDPOINT_URL: stack.endpoint,
+    NAME_PREFIX: "bench",
+    LOG_LEVEL: "warn",
+    MALLOC_ARENA_MAX: "2",
+    ...env,
+  };
   const config = loadConfig(workerEnv);
   const clients = createClients(config);
   await ensureResources(config, clients);
