@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand as SqsAttributes } from "@aws-sdk/client-sqs";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Clients, createClients, destroyClients } from "../../src/clients.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
@@ -123,6 +124,44 @@ describe("the worker process", () => {
       );
       expect(processed.filter(Boolean).length + Number(Attributes.ApproximateNumberOfMessages)).toBe(keys.length);
       expect(worker.output.join("")).toContain("worker stopped");
+    });
+  });
+
+  describe("with a visibility timeout shorter than the job", () => {
+    let p: Pipeline;
+    beforeAll(async () => {
+      p = await createPipeline({ env: { VISIBILITY_TIMEOUT_SECONDS: "2" } });
+    });
+    afterAll(() => p.close());
+
+    it("extends the message's visibility while it works, so a slow image is processed once", async () => {
+      // A 4096-px AVIF thumbnail takes seconds to encode: longer than the 2 s visibility timeout.
+      const worker = spawnWorker(p.config, { THUMBNAIL_SIZES: "4096", THUMBNAIL_FORMAT: "avif" });
+      try {
+        const noise = await sharp({
+          create: { width: 4096, height: 4096, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } },
+        })
+          .jpeg()
+          .toBuffer();
+        const key = await p.upload("slow.jpg", noise);
+        const started = Date.now();
+        const item = await p.waitForItem(key, undefined, 60_000);
+        expect(item.processingMs).toBeGreaterThan(2000);
+        expect(Date.now() - started).toBeGreaterThan(2000);
+        await waitFor(
+          async () => ((await depth(p.clients, p.queueUrl)) === 0 ? true : undefined),
+          10_000,
+          "empty queue",
+        );
+        const processedLines = worker.output
+          .join("")
+          .split("\n")
+          .filter((line) => line.includes('"msg":"processed"') && line.includes("uploads/slow.jpg"));
+        expect(processedLines).toHaveLength(1);
+      } finally {
+        worker.kill("SIGTERM");
+        await exited(worker, 30_000);
+      }
     });
   });
 
