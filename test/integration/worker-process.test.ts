@@ -139,7 +139,13 @@ describe("the worker process", () => {
       const worker = spawnWorker(p.config, { THUMBNAIL_SIZES: "4096", THUMBNAIL_FORMAT: "avif" });
       try {
         const noise = await sharp({
-          create: { width: 4096, height: 4096, channels: 3, noise: { type: "gaussian", mean: 128, sigma: 40 } },
+          create: {
+            width: 4096,
+            height: 4096,
+            channels: 3,
+            background: "#000",
+            noise: { type: "gaussian", mean: 128, sigma: 40 },
+          },
         })
           .jpeg()
           .toBuffer();
