@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../logger.ts";
-import { isLargePut, putLarge } from "./large-put.ts";
+import { isLargePost, isLargePut, postLarge, putLarge } from "./large-put.ts";
 import { NotificationConfigError, type NotificationHub } from "./notifications.ts";
 
 export interface EdgeBackends {
@@ -89,8 +89,14 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
       await handleNotificationConfig(req, res, bucket);
       return;
     }
+    const announce = (bucket: string, key: string, eventName: string) =>
+      backends.notifications.expectEvent(bucket, key, eventName);
     if (isLargePut(req, url)) {
-      await putLarge(req, res, url, backends.s3, (bucket, key) => backends.notifications.expectPut(bucket, key));
+      await putLarge(req, res, url, backends.s3, announce);
+      return;
+    }
+    if (isLargePost(req, url)) {
+      await postLarge(req, res, url, backends.s3, announce);
       return;
     }
     const status = await forward(req, res, backends.fauxqsPort);

@@ -7,14 +7,17 @@ import {
   type S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import busboy from "busboy";
 
 /**
  * fauxqs refuses request bodies over 11 MiB (its HTTP server's body limit), while S3 takes
- * up to 5 GB in one PutObject: a 16 MB panorama would fail on the embedded stack only. The
- * edge therefore stores such a PutObject in fauxqs as a multipart upload of 8 MiB parts.
+ * up to 5 GB in one PutObject or POST: a 16 MB panorama would fail on the embedded stack only.
+ * The edge therefore stores such an upload in fauxqs as a multipart upload of 8 MiB parts.
  */
 export const SINGLE_PUT_LIMIT = 10 * 1024 * 1024;
 const PART_SIZE = 8 * 1024 * 1024;
+/** S3 substitutes the uploaded file's name for this in a POST's key field. */
+const FILENAME_PLACEHOLDER = ["$", "{filename}"].join("");
 
 export function isLargePut(req: IncomingMessage, url: URL): boolean {
   if (req.method !== "PUT" || req.headers["x-amz-copy-source"]) return false;
@@ -29,32 +32,124 @@ export async function putLarge(
   res: ServerResponse,
   url: URL,
   s3: S3Client,
-  /** Called just before completing, so the notification says Put, as S3's would. */
-  beforeComplete: (bucket: string, key: string) => void,
+  /** Called just before completing, so the notification names the event S3's would. */
+  beforeComplete: (bucket: string, key: string, eventName: string) => void,
 ): Promise<void> {
   const [, bucket = "", ...rest] = url.pathname.split("/");
-  const Bucket = decodeURIComponent(bucket);
-  const Key = decodeURIComponent(rest.join("/"));
-  const metadata = Object.fromEntries(
-    Object.entries(req.headers)
-      .filter(([name]) => name.startsWith("x-amz-meta-"))
-      .map(([name, value]) => [name.slice("x-amz-meta-".length), String(value)]),
-  );
   const header = (name: string) => (req.headers[name] as string | undefined) || undefined;
-  const { UploadId } = await s3.send(
-    new CreateMultipartUploadCommand({
-      Bucket,
-      Key,
-      ContentType: header("content-type"),
-      CacheControl: header("cache-control"),
-      ContentDisposition: header("content-disposition"),
-      Metadata: metadata,
-    }),
+  const body = /aws-chunked/.test(String(req.headers["content-encoding"] ?? ""))
+    ? req.pipe(new AwsChunkedDecoder())
+    : req;
+  const target = {
+    Bucket: decodeURIComponent(bucket),
+    Key: decodeURIComponent(rest.join("/")),
+    ContentType: header("content-type"),
+    CacheControl: header("cache-control"),
+    ContentDisposition: header("content-disposition"),
+    Metadata: userMetadata(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
+  };
+  const eTag = await storeMultipart(s3, target, body, () =>
+    beforeComplete(target.Bucket, target.Key, "ObjectCreated:Put"),
   );
+  res.writeHead(200, { etag: eTag, "content-length": "0" });
+  res.end();
+}
+
+/** A browser upload (presigned POST) over the limit: multipart/form-data, the file last. */
+export function isLargePost(req: IncomingMessage, url: URL): boolean {
+  return (
+    req.method === "POST" &&
+    url.pathname.split("/").filter(Boolean).length === 1 &&
+    url.search === "" &&
+    String(req.headers["content-type"] ?? "").startsWith("multipart/form-data") &&
+    Number(req.headers["content-length"] ?? 0) > SINGLE_PUT_LIMIT
+  );
+}
+
+export async function postLarge(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  s3: S3Client,
+  beforeComplete: (bucket: string, key: string, eventName: string) => void,
+): Promise<void> {
+  const Bucket = decodeURIComponent(url.pathname.split("/")[1] ?? "");
+  const fields = new Map<string, string>();
+  const result = await new Promise<{ key: string; eTag: string }>((resolve, reject) => {
+    const form = busboy({ headers: req.headers, limits: { files: 1 } });
+    let gotFile = false;
+    form.on("field", (name, value) => fields.set(name.toLowerCase(), value));
+    form.on("file", (_name, stream, info) => {
+      gotFile = true;
+      // As on S3: the key may say ${filename}; fields after the file are ignored.
+      const Key = (fields.get("key") ?? "").replace(FILENAME_PLACEHOLDER, info.filename ?? "");
+      if (!Key) {
+        stream.resume();
+        reject(new Error("POST upload without a key field"));
+        return;
+      }
+      const field = (name: string) => fields.get(name.toLowerCase()) || undefined;
+      storeMultipart(
+        s3,
+        {
+          Bucket,
+          Key,
+          ContentType: field("Content-Type"),
+          CacheControl: field("Cache-Control"),
+          ContentDisposition: field("Content-Disposition"),
+          Metadata: userMetadata([...fields.entries()]),
+        },
+        stream,
+        () => beforeComplete(Bucket, Key, "ObjectCreated:Post"),
+      ).then((eTag) => resolve({ key: Key, eTag }), reject);
+    });
+    form.on("close", () => {
+      if (!gotFile) reject(new Error("POST upload without a file field"));
+    });
+    form.on("error", reject);
+    req.pipe(form);
+  });
+  const redirect = fields.get("success_action_redirect") ?? fields.get("redirect");
+  if (redirect) {
+    const location = new URL(redirect);
+    location.searchParams.set("bucket", Bucket);
+    location.searchParams.set("key", result.key);
+    location.searchParams.set("etag", result.eTag);
+    res.writeHead(303, { location: location.toString() });
+    res.end();
+    return;
+  }
+  const status = Number(fields.get("success_action_status") ?? 204);
+  if (status === 201) {
+    res.writeHead(201, { "content-type": "application/xml", etag: result.eTag });
+    res.end(
+      `<?xml version="1.0" encoding="UTF-8"?><PostResponse><Bucket>${escapeXml(Bucket)}</Bucket><Key>${escapeXml(result.key)}</Key><ETag>${escapeXml(result.eTag)}</ETag></PostResponse>`,
+    );
+    return;
+  }
+  res.writeHead(status === 200 ? 200 : 204, { etag: result.eTag });
+  res.end();
+}
+
+interface MultipartTarget {
+  Bucket: string;
+  Key: string;
+  ContentType: string | undefined;
+  CacheControl: string | undefined;
+  ContentDisposition: string | undefined;
+  Metadata: Record<string, string>;
+}
+
+/** Streams a body into fauxqs as a multipart upload of 8 MiB parts; returns the ETag. */
+async function storeMultipart(
+  s3: S3Client,
+  target: MultipartTarget,
+  body: AsyncIterable<unknown>,
+  beforeComplete: () => void,
+): Promise<string> {
+  const { Bucket, Key } = target;
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand(target));
   try {
-    const body = /aws-chunked/.test(String(req.headers["content-encoding"] ?? ""))
-      ? req.pipe(new AwsChunkedDecoder())
-      : req;
     const parts: { ETag: string; PartNumber: number }[] = [];
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -72,16 +167,27 @@ export async function putLarge(
       if (pendingBytes >= PART_SIZE) await flush();
     }
     if (pendingBytes > 0 || parts.length === 0) await flush();
-    beforeComplete(Bucket, Key);
+    beforeComplete();
     const done = await s3.send(
       new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }),
     );
-    res.writeHead(200, { etag: done.ETag ?? "", "content-length": "0" });
-    res.end();
+    return done.ETag ?? "";
   } catch (error) {
     await s3.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => {});
     throw error;
   }
+}
+
+function userMetadata(entries: [string, string][]): Record<string, string> {
+  return Object.fromEntries(
+    entries
+      .filter(([name]) => name.toLowerCase().startsWith("x-amz-meta-"))
+      .map(([name, value]) => [name.toLowerCase().slice("x-amz-meta-".length), value]),
+  );
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /**

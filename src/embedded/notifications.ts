@@ -74,7 +74,7 @@ export function eventMatches(rule: QueueRule, eventName: string, key: string): b
 export class NotificationHub {
   private configs = new Map<string, StoredBucketConfig>();
   private syncBatch: S3SpyEvent[] = [];
-  private largePuts = new Set<string>();
+  private storedByEdge = new Map<string, string>();
   private inFlight = 0;
   private sequence = 0n;
   private chain: Promise<void> = Promise.resolve();
@@ -146,9 +146,9 @@ export class NotificationHub {
     }
   }
 
-  /** The edge stored a large PutObject as a multipart upload: report it as the Put it was. */
-  expectPut(bucket: string, key: string): void {
-    this.largePuts.add(`${bucket}/${key}`);
+  /** The edge stored a large PutObject or POST as a multipart upload: report the event it was. */
+  expectEvent(bucket: string, key: string, eventName: string): void {
+    this.storedByEdge.set(`${bucket}/${key}`, eventName);
   }
 
   forgetBucket(bucket: string): void {
@@ -208,12 +208,15 @@ export class NotificationHub {
       // size to report; the handler treats a missing object as nothing to do.
       head = {};
     }
+    const id = `${created.bucket}/${created.key}`;
+    const asStored = this.storedByEdge.get(id);
+    this.storedByEdge.delete(id);
     const multipart = /-\d+$/.test(stripQuotes(head.ETag ?? ""));
-    const largePut = this.largePuts.delete(`${created.bucket}/${created.key}`);
     const eventName =
-      created.eventName === "ObjectCreated:Put" && multipart && !largePut
+      asStored ??
+      (created.eventName === "ObjectCreated:Put" && multipart
         ? "ObjectCreated:CompleteMultipartUpload"
-        : created.eventName;
+        : created.eventName);
     for (const rule of rules) {
       this.send(rule.queueArn, {
         Records: [

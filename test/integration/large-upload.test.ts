@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseMessageBody } from "../../src/events.ts";
 import { createPipeline, drainQueue, type Pipeline } from "../helpers.ts";
@@ -50,5 +51,40 @@ describe("a single PutObject over 11 MiB", () => {
       Readable.from([data.subarray(0, 5_000_000), data.subarray(5_000_000)]),
       data,
     );
+  });
+});
+
+describe("a browser upload (presigned POST) over 11 MiB", () => {
+  let p: Pipeline;
+  beforeAll(async () => {
+    p = await createPipeline();
+    await drainQueue(p.clients, p.queueUrl);
+  });
+  afterAll(() => p.close());
+
+  it("stores the file byte for byte, answers as S3 does and announces one Post", async () => {
+    const data = randomBytes(12 * 1024 * 1024 + 5);
+    const post = await createPresignedPost(p.clients.s3Presign, {
+      Bucket: p.config.names.uploadsBucket,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: S3's own placeholder, filled in by the POST
+      Key: "uploads/${filename}",
+      Fields: { "Content-Type": "image/jpeg", success_action_status: "201" },
+    });
+    const form = new FormData();
+    for (const [k, v] of Object.entries(post.fields)) form.append(k, v);
+    form.append("file", new Blob([data]), "big photo.jpg");
+    const response = await fetch(post.url, { method: "POST", body: form });
+    expect(response.status).toBe(201);
+    expect(await response.text()).toContain("<Key>uploads/big photo.jpg</Key>");
+
+    const got = await p.clients.s3.send(
+      new GetObjectCommand({ Bucket: p.config.names.uploadsBucket, Key: "uploads/big photo.jpg" }),
+    );
+    expect(Buffer.from((await got.Body?.transformToByteArray()) ?? []).equals(data)).toBe(true);
+    expect(got.ContentType).toBe("image/jpeg");
+    const events = (await drainQueue(p.clients, p.queueUrl, 2)).map((b) => parseMessageBody(b));
+    expect(events).toMatchObject([
+      { kind: "objects", objects: [{ key: "uploads/big photo.jpg", eventName: "ObjectCreated:Post" }] },
+    ]);
   });
 });
