@@ -26,7 +26,9 @@ const { values, positionals } = parseArgs({
     env: { type: "string", multiple: true, default: [] },
   },
 });
-const workerEnv = Object.fromEntries(values.env.map((kv) => kv.split("=", 2) as [string, string]));
+const workerEnv = Object.fromEntries(
+  values.env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+);
 const folder = positionals[0] ?? "img";
 const rounds = Math.max(1, Number(values.rounds));
 const files = readdirSync(folder)
@@ -85,7 +87,12 @@ async function pipeline(h: Harness, round: number): Promise<PipelineRound> {
       uploadedAt.set(key, Date.now());
     }),
   );
+  const uploadsDone = Date.now();
   const items = await waitForItems(h, `${h.config.uploadPrefix}r${round}/`, files.length, startWall);
+  if (process.env.BENCH_DEBUG) {
+    const firstItem = Math.min(...items.map((i) => Date.parse(i.processedAt)));
+    console.error(`uploads done +${uploadsDone - startWall} ms, first item +${firstItem - startWall} ms`);
+  }
   const lastWritten = Math.max(...items.map((i) => Date.parse(i.processedAt)));
   const seconds = (lastWritten - startWall) / 1000 || (performance.now() - start) / 1000;
   const own = process.cpuUsage(ownCpu);
