@@ -4,6 +4,7 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  type S3Client,
 } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
@@ -27,6 +28,16 @@ export interface ImageUrls {
   expiresIn: number;
 }
 
+/** A GET URL for one object. `signingDate` lets callers round it, so URLs stay cacheable. */
+export function presignGet(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  options: { expiresIn: number; signingDate?: Date },
+): Promise<string> {
+  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), options);
+}
+
 /** GET URLs for the original and every thumbnail, signed with the client browsers would use. */
 export async function presignImageUrls(
   config: Config,
@@ -34,8 +45,7 @@ export async function presignImageUrls(
   item: ImageItem,
   expiresIn: number,
 ): Promise<ImageUrls> {
-  const sign = (bucket: string, key: string) =>
-    getSignedUrl(clients.s3Presign, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn });
+  const sign = (bucket: string, key: string) => presignGet(clients.s3Presign, bucket, key, { expiresIn });
   const [original, ...thumbnails] = await Promise.all([
     sign(item.bucket, item.key),
     ...(item.thumbnails ?? []).map((t) => sign(config.names.thumbnailsBucket, t.key)),

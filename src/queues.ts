@@ -1,6 +1,7 @@
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
+  QueueDoesNotExist,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from "@aws-sdk/client-sqs";
@@ -15,16 +16,30 @@ export interface QueueDepth {
   inFlight: number;
 }
 
+/** Queue URLs already looked up, per set of clients: the gallery asks for depths every few seconds. */
+const knownUrls = new WeakMap<Clients, Map<string, string>>();
+
 /** Approximate counts, as SQS reports them; undefined when the queue does not exist. */
 export async function queueDepth(clients: Clients, name: string): Promise<QueueDepth | undefined> {
-  const url = await queueUrl(clients, name);
+  const urls = knownUrls.get(clients) ?? new Map<string, string>();
+  knownUrls.set(clients, urls);
+  const url = urls.get(name) ?? (await queueUrl(clients, name));
   if (!url) return undefined;
-  const { Attributes: a = {} } = await clients.sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    }),
-  );
+  let a: Record<string, string>;
+  try {
+    ({ Attributes: a = {} } = await clients.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+      }),
+    ));
+  } catch (error) {
+    // Deleted (teardown) since we looked it up: forget the URL and ask again next time.
+    urls.delete(name);
+    if (error instanceof QueueDoesNotExist) return undefined;
+    throw error;
+  }
+  urls.set(name, url);
   return {
     waiting: Number(a.ApproximateNumberOfMessages ?? 0),
     inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0),

@@ -1,8 +1,8 @@
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { S3Client } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { type Clients, clientOptions } from "../src/clients.ts";
 import type { Config } from "../src/config.ts";
+import { presignGet } from "../src/manage.ts";
 import { type ImageItem, imageIdFor } from "../src/metadata.ts";
 
 /** What the browser gets for an image: no bucket names or sequencers, URLs instead of keys. */
@@ -53,11 +53,8 @@ export function createPresigner(config: Config, clients: Clients): S3Client {
   });
 }
 
-export async function presignGet(s3: S3Client, bucket: string, key: string): Promise<string> {
-  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), {
-    expiresIn: URL_LIFETIME_SECONDS,
-    signingDate: signingDate(),
-  });
+export function presignForBrowser(s3: S3Client, bucket: string, key: string): Promise<string> {
+  return presignGet(s3, bucket, key, { expiresIn: URL_LIFETIME_SECONDS, signingDate: signingDate() });
 }
 
 export async function toImageView(
@@ -73,7 +70,7 @@ export async function toImageView(
       height: t.height,
       bytes: t.bytes,
       format: t.format,
-      url: await presignGet(s3, config.names.thumbnailsBucket, t.key),
+      url: await presignForBrowser(s3, config.names.thumbnailsBucket, t.key),
     })),
   );
   return {
@@ -92,7 +89,7 @@ export async function toImageView(
     errorCode: item.errorCode,
     errorMessage: item.errorMessage,
     thumbnails,
-    ...(options.original && { originalUrl: await presignGet(s3, item.bucket, item.key) }),
+    ...(options.original && { originalUrl: await presignForBrowser(s3, item.bucket, item.key) }),
   };
 }
 
@@ -178,8 +175,8 @@ function validateUpload(config: Config, request: unknown): UploadRequest {
 /** The origins presigned URLs point at, for the Content-Security-Policy. */
 export async function s3Origins(config: Config, s3: S3Client): Promise<{ uploads: string; thumbnails: string }> {
   const [uploads, thumbnails] = await Promise.all([
-    presignGet(s3, config.names.uploadsBucket, `${config.uploadPrefix}probe`),
-    presignGet(s3, config.names.thumbnailsBucket, "probe"),
+    presignForBrowser(s3, config.names.uploadsBucket, `${config.uploadPrefix}probe`),
+    presignForBrowser(s3, config.names.thumbnailsBucket, "probe"),
   ]);
   return { uploads: new URL(uploads).origin, thumbnails: new URL(thumbnails).origin };
 }

@@ -1,5 +1,5 @@
 // npm run seed-images [folder]: upload a folder of images and wait for every result.
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -75,7 +75,7 @@ try {
           }),
         );
         bar.increment();
-        return { name, key, bytes: (await stat(file)).size, uploadedAt };
+        return { name, key, bytes: body.length, uploadedAt };
       }),
     ),
   );

@@ -1,6 +1,6 @@
 // npm run stack [-- --fresh] [-- --in-memory]: only the embedded AWS stack, in the foreground.
 import { parseArgs } from "node:util";
-import { describeStartError, startEmbeddedStack } from "../embedded/stack.ts";
+import { describeStartError, embeddedStackOptions, startEmbeddedStack } from "../embedded/stack.ts";
 import { createLogger } from "../logger.ts";
 import { configFromEnvironment, fail } from "./env.ts";
 
@@ -12,14 +12,12 @@ const { values } = parseArgs({
 });
 const config = configFromEnvironment();
 const logger = createLogger(config.logLevel, { service: "stack" });
-const stack = await startEmbeddedStack({
-  port: config.embedded.port,
-  host: config.embedded.host,
-  region: config.region,
-  dataDir: values["in-memory"] ? undefined : config.embedded.dataDir,
-  fresh: values.fresh,
-  logger,
-}).catch((error: unknown) => fail(describeStartError(error, config.embedded.port)));
+const stack = await startEmbeddedStack(
+  embeddedStackOptions(config, logger, {
+    ...(values["in-memory"] && { dataDir: undefined }),
+    fresh: values.fresh,
+  }),
+).catch((error: unknown) => fail(describeStartError(error, config.embedded.port)));
 
 console.log(`Embedded AWS stack (S3, SQS, SNS, DynamoDB) listening on ${stack.endpoint}`);
 console.log(

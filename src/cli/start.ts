@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { formatResources, summarizeBootstrap } from "../../bootstrap/report.ts";
 import { createClients, destroyClients } from "../clients.ts";
 import { withEndpoint } from "../config.ts";
-import { describeStartError, startEmbeddedStack } from "../embedded/stack.ts";
+import { describeStartError, embeddedStackOptions, startEmbeddedStack } from "../embedded/stack.ts";
 import { createLogger } from "../logger.ts";
 import { ensureResources } from "../resources.ts";
 import { configFromEnvironment, fail } from "./env.ts";
@@ -20,14 +20,9 @@ const started = performance.now();
 const baseConfig = configFromEnvironment();
 const logger = createLogger(baseConfig.logLevel, { service: "stack" });
 
-const stack = await startEmbeddedStack({
-  port: baseConfig.embedded.port,
-  host: baseConfig.embedded.host,
-  region: baseConfig.region,
-  dataDir: baseConfig.embedded.dataDir,
-  fresh: values.fresh,
-  logger,
-}).catch((error: unknown) => fail(describeStartError(error, baseConfig.embedded.port)));
+const stack = await startEmbeddedStack(embeddedStackOptions(baseConfig, logger, { fresh: values.fresh })).catch(
+  (error: unknown) => fail(describeStartError(error, baseConfig.embedded.port)),
+);
 const config = withEndpoint(baseConfig, stack.endpoint);
 
 console.log(`Embedded AWS stack (S3, SQS, SNS, DynamoDB) on ${stack.endpoint}; state in ${config.embedded.dataDir}/`);

@@ -27,13 +27,15 @@ export function isLargePut(req: IncomingMessage, url: URL): boolean {
   return size > SINGLE_PUT_LIMIT;
 }
 
+/** Called just before an upload completes, so the notification names the event S3's would. */
+export type AnnounceUpload = (bucket: string, key: string, eventName: string) => void;
+
 export async function putLarge(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
   s3: S3Client,
-  /** Called just before completing, so the notification names the event S3's would. */
-  beforeComplete: (bucket: string, key: string, eventName: string) => void,
+  beforeComplete: AnnounceUpload,
 ): Promise<void> {
   const [, bucket = "", ...rest] = url.pathname.split("/");
   const header = (name: string) => (req.headers[name] as string | undefined) || undefined;
@@ -71,7 +73,7 @@ export async function postLarge(
   res: ServerResponse,
   url: URL,
   s3: S3Client,
-  beforeComplete: (bucket: string, key: string, eventName: string) => void,
+  beforeComplete: AnnounceUpload,
 ): Promise<void> {
   const Bucket = decodeURIComponent(url.pathname.split("/")[1] ?? "");
   const fields = new Map<string, string>();

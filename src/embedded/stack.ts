@@ -4,6 +4,7 @@ import path from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import dynalite from "dynalite";
 import { type FauxqsServer, startFauxqs } from "fauxqs";
+import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import { createEdgeServer, listen } from "./edge.ts";
 import { NotificationHub } from "./notifications.ts";
@@ -121,6 +122,22 @@ async function onLoopback<T>(start: () => Promise<T>): Promise<T> {
   } finally {
     net.Server.prototype.listen = original;
   }
+}
+
+/** The stack as `npm start` and `npm run stack` run it, from config. */
+export function embeddedStackOptions(
+  config: Config,
+  logger: Logger,
+  overrides: Partial<EmbeddedStackOptions> = {},
+): EmbeddedStackOptions {
+  return {
+    port: config.embedded.port,
+    host: config.embedded.host,
+    region: config.region,
+    dataDir: config.embedded.dataDir,
+    logger,
+    ...overrides,
+  };
 }
 
 /** One sentence for the usual reasons the stack cannot start. */

@@ -12,7 +12,7 @@ import pLimit from "p-limit";
 import sharp from "sharp";
 import { formatTable } from "../../src/cli/table.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../../src/metadata.ts";
-import { listImages } from "../../src/query.ts";
+import { countImages, listImages } from "../../src/query.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
 const { values, positionals } = parseArgs({
@@ -180,7 +180,6 @@ async function backlog(count: number) {
   let done = 0;
   while (done < count) {
     await new Promise((r) => setTimeout(r, 2000));
-    const { countImages } = await import("../../src/query.ts");
     done = (await countImages(h.config, h.clients)).total;
     samples.push({ seconds: (performance.now() - start) / 1000, done, rssMiB: Math.round(h.workerRssMiB()) });
   }
