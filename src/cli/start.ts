@@ -7,6 +7,7 @@ import { createClients, destroyClients } from "../clients.ts";
 import { withEndpoint } from "../config.ts";
 import { describeStartError, embeddedStackOptions, startEmbeddedStack } from "../embedded/stack.ts";
 import { createLogger } from "../logger.ts";
+import { WORKER_PROCESS } from "../process-tuning.ts";
 import { ensureResources } from "../resources.ts";
 import { configFromEnvironment, fail } from "./env.ts";
 
@@ -45,12 +46,11 @@ let shuttingDown = false;
 /** Quick exits in a row per child: a crash is restarted, a child that cannot start is not. */
 const quickExits = new Map<string, number>();
 
-function run(name: string, script: string): void {
+function run(name: string, script: string, tuning: { nodeFlags: readonly string[]; env: object }): void {
   const startedAt = Date.now();
-  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL(script, import.meta.url))], {
-    // glibc gives each libvips thread its own malloc arena; two keep the worker's peak
-    // memory over the sample corpus near 430 instead of 500-700 MiB (npm run bench).
-    env: { MALLOC_ARENA_MAX: "2", ...process.env, AWS_ENDPOINT_URL: stack.endpoint },
+  const entry = fileURLToPath(new URL(script, import.meta.url));
+  const child = spawn(process.execPath, [...tuning.nodeFlags, "--import", "tsx", entry], {
+    env: { ...tuning.env, ...process.env, AWS_ENDPOINT_URL: stack.endpoint },
     stdio: "inherit",
   });
   children.set(name, child);
@@ -67,12 +67,12 @@ function run(name: string, script: string): void {
     }
     // A crash must not stop the pipeline: restart, as a service manager would.
     logger.warn(`${name} exited; restarting in 1 s`, { code, signal });
-    setTimeout(() => run(name, script), 1000);
+    setTimeout(() => run(name, script, tuning), 1000);
   });
 }
 
-if (!values["no-worker"]) run("worker", "../../worker/index.ts");
-run("web", "../../web/server.ts");
+if (!values["no-worker"]) run("worker", "../../worker/index.ts", WORKER_PROCESS);
+run("web", "../../web/server.ts", { nodeFlags: [], env: {} });
 
 console.log(`Ready in ${((performance.now() - started) / 1000).toFixed(1)} s.`);
 console.log(`  AWS endpoint:  ${stack.endpoint}  (AWS_ENDPOINT_URL)`);

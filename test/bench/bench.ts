@@ -22,6 +22,8 @@ const { values, positionals } = parseArgs({
     pillow: { type: "boolean", default: false },
     latency: { type: "string", default: "10" },
     backlog: { type: "string", default: "0" },
+    // Uploads in flight, as `npm run seed-images` does by default.
+    "upload-concurrency": { type: "string", default: "4" },
     // Worker settings to try, e.g. --env WORKER_CONCURRENCY=3 (repeatable).
     env: { type: "string", multiple: true, default: [] },
   },
@@ -71,21 +73,26 @@ interface PipelineRound {
   latenciesMs: number[];
   workerCpuSecondsPerImage: number;
   totalCpuSecondsPerImage: number;
+  /** Where the CPU went, per image: thumbnails, the worker's JS, its GC threads, the bench process. */
+  cpuPerImage: { images: number; workerJs: number; workerGc: number; stackAndUploads: number };
 }
 
 /** Everything: upload → notification → SQS → worker → every size → S3 → DynamoDB. */
 async function pipeline(h: Harness, round: number): Promise<PipelineRound> {
-  const workerCpu = h.workerCpuSeconds();
+  const workerCpu = h.workerCpuSplit();
   const ownCpu = process.cpuUsage();
   const uploadedAt = new Map<string, number>();
   const start = performance.now();
   const startWall = Date.now();
+  const limit = pLimit(Number(values["upload-concurrency"]));
   await Promise.all(
-    files.map(async (f) => {
-      const key = `${h.config.uploadPrefix}r${round}/${f.name}`;
-      await h.clients.s3.send(new PutObjectCommand({ Bucket: h.config.names.uploadsBucket, Key: key, Body: f.body }));
-      uploadedAt.set(key, Date.now());
-    }),
+    files.map((f) =>
+      limit(async () => {
+        const key = `${h.config.uploadPrefix}r${round}/${f.name}`;
+        await h.clients.s3.send(new PutObjectCommand({ Bucket: h.config.names.uploadsBucket, Key: key, Body: f.body }));
+        uploadedAt.set(key, Date.now());
+      }),
+    ),
   );
   const uploadsDone = Date.now();
   const items = await waitForItems(h, `${h.config.uploadPrefix}r${round}/`, files.length, startWall);
@@ -96,13 +103,27 @@ async function pipeline(h: Harness, round: number): Promise<PipelineRound> {
   const lastWritten = Math.max(...items.map((i) => Date.parse(i.processedAt)));
   const seconds = (lastWritten - startWall) / 1000 || (performance.now() - start) / 1000;
   const own = process.cpuUsage(ownCpu);
-  const worker = h.workerCpuSeconds() - workerCpu;
+  const after = h.workerCpuSplit();
+  if (process.env.BENCH_DEBUG) {
+    const mine = h.cpuSplit(process.pid);
+    console.error(`bench process so far: ${JSON.stringify(mine)}`);
+  }
+  const worker = after.total - workerCpu.total;
+  const js = after.mainThread - workerCpu.mainThread;
+  const gc = after.gcThreads - workerCpu.gcThreads;
+  const ownSeconds = (own.user + own.system) / 1e6;
   return {
     imagesPerSecond: files.length / seconds,
     // processedAt is stamped just before the item is written; same clock as uploadedAt.
     latenciesMs: items.map((i) => Date.parse(i.processedAt) - (uploadedAt.get(i.key) ?? startWall)),
     workerCpuSecondsPerImage: worker / files.length,
-    totalCpuSecondsPerImage: (worker + (own.user + own.system) / 1e6) / files.length,
+    totalCpuSecondsPerImage: (worker + ownSeconds) / files.length,
+    cpuPerImage: {
+      images: (worker - js - gc) / files.length,
+      workerJs: js / files.length,
+      workerGc: gc / files.length,
+      stackAndUploads: ownSeconds / files.length,
+    },
   };
 }
 
@@ -193,6 +214,8 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
+const medianOf = (rows: { pipeline: PipelineRound }[], key: keyof PipelineRound["cpuPerImage"]) =>
+  Number(median(rows.map((r) => r.pipeline.cpuPerImage[key])).toFixed(3));
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
@@ -241,6 +264,14 @@ try {
     workerPeakRssMiB: Math.round(h.workerPeakRssMiB()),
     workerCpuSecondsPerImage: Number(median(rows.map((r) => r.pipeline.workerCpuSecondsPerImage)).toFixed(3)),
     totalCpuSecondsPerImage: Number(median(rows.map((r) => r.pipeline.totalCpuSecondsPerImage)).toFixed(3)),
+    cpuSecondsPerImage: {
+      images: medianOf(rows, "images"),
+      workerJs: medianOf(rows, "workerJs"),
+      workerGc: medianOf(rows, "workerGc"),
+      stackAndUploads: medianOf(rows, "stackAndUploads"),
+      // Raw's own cost per image, on the same cores: what the thumbnails alone would need.
+      raw: Number(median(rows.map((r) => cores / r.raw)).toFixed(3)),
+    },
     ...(Number(values.backlog) > 0 && { backlog: await backlog(Number(values.backlog)) }),
   };
   const fmt = (n: number) => n.toFixed(2);
@@ -270,6 +301,16 @@ try {
         ],
         ["worker peak RSS (MiB)", String(result.workerPeakRssMiB), "≤ 512"],
         ["CPU s per image: worker / all", `${result.workerCpuSecondsPerImage} / ${result.totalCpuSecondsPerImage}`, ""],
+        [
+          "  thumbnails / worker JS / worker GC / stack+uploads",
+          [
+            result.cpuSecondsPerImage.images,
+            result.cpuSecondsPerImage.workerJs,
+            result.cpuSecondsPerImage.workerGc,
+            result.cpuSecondsPerImage.stackAndUploads,
+          ].join(" / "),
+          `raw: ${result.cpuSecondsPerImage.raw}`,
+        ],
         ...(result.backlog
           ? [
               [`backlog of ${values.backlog}: img/s per 2 s interval`, rates(result.backlog.samples), "steady"],

@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { type Clients, createClients, destroyClients } from "../../src/clients.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type EmbeddedStack, startEmbeddedStack } from "../../src/embedded/stack.ts";
 import { silentLogger } from "../../src/logger.ts";
+import { WORKER_PROCESS } from "../../src/process-tuning.ts";
 import { ensureResources } from "../../src/resources.ts";
 
 /**
@@ -24,6 +25,9 @@ export interface Harness {
   workerPeakRssMiB(): number;
   /** User + system CPU seconds the worker process has used. */
   workerCpuSeconds(): number;
+  /** The same, split: the JavaScript thread, V8's GC helper threads, and the rest (libvips, libuv pool). */
+  workerCpuSplit(): CpuSplit;
+  cpuSplit(pid: number): CpuSplit;
   stop(): Promise<void>;
 }
 
@@ -38,22 +42,32 @@ export async function startHarness(
     dataDir: undefined,
     logger: silentLogger,
   });
-  // Measured as npm start runs it (MALLOC_ARENA_MAX: see src/cli/start.ts).
+  // Measured as npm start runs it (src/process-tuning.ts).
   const workerEnv = {
     AWS_ENDPOINT_URL: stack.endpoint,
     NAME_PREFIX: "bench",
     LOG_LEVEL: "warn",
-    MALLOC_ARENA_MAX: "2",
+    ...WORKER_PROCESS.env,
     ...env,
   };
   const config = loadConfig(workerEnv);
   const clients = createClients(config);
   await ensureResources(config, clients);
   const spawnWorker = () =>
-    spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../worker/index.ts", import.meta.url))], {
-      env: { ...process.env, ...workerEnv },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
+    spawn(
+      process.execPath,
+      [
+        ...WORKER_PROCESS.nodeFlags,
+        ...workerNodeArgs(),
+        "--import",
+        "tsx",
+        fileURLToPath(new URL("../../worker/index.ts", import.meta.url)),
+      ],
+      {
+        env: { ...process.env, ...workerEnv },
+        stdio: ["ignore", process.env.BENCH_DEBUG ? "inherit" : "ignore", "inherit"],
+      },
+    );
   let worker = options.worker === false ? undefined : spawnWorker();
   // Never leave an orphaned worker behind, whatever ends this process.
   process.once("exit", () => worker?.kill("SIGKILL"));
@@ -72,6 +86,8 @@ export async function startHarness(
     workerRssMiB: () => procStatusKiB(pid(), "VmRSS") / 1024,
     workerPeakRssMiB: () => procStatusKiB(pid(), "VmHWM") / 1024,
     workerCpuSeconds: () => procCpuSeconds(pid()),
+    workerCpuSplit: () => procCpuSplit(pid()),
+    cpuSplit: procCpuSplit,
     async stop() {
       const running = worker;
       if (running && running.exitCode === null) {
@@ -95,11 +111,51 @@ function procStatusKiB(pid: number, field: string): number {
 }
 
 function procCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** Fields 14 and 15 of a /proc stat file: utime and stime in clock ticks (100 per second). */
+function statCpuSeconds(file: string): number {
   try {
-    // Fields 14 and 15 of /proc/<pid>/stat: utime and stime in clock ticks (100 per second).
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    const fields = readFileSync(file, "utf8").split(") ")[1]?.split(" ") ?? [];
     return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return 0;
   }
+}
+
+export interface CpuSplit {
+  total: number;
+  mainThread: number;
+  gcThreads: number;
+}
+
+/**
+ * The process total counts threads that have exited (libvips starts and ends its own);
+ * the main thread (tid = pid) and V8's helpers ("V8Worker") live as long as the process.
+ */
+function procCpuSplit(pid: number): CpuSplit {
+  let gcThreads = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").startsWith("V8Worker")) {
+        gcThreads += statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
+      }
+    }
+  } catch {
+    // The worker has exited: nothing more to count.
+  }
+  return {
+    total: procCpuSeconds(pid),
+    mainThread: statCpuSeconds(`/proc/${pid}/task/${pid}/stat`),
+    gcThreads,
+  };
+}
+
+/**
+ * Node flags to add for the worker, after the defaults (a later V8 flag wins), e.g.
+ * BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof" or "--initial-old-space-size=128".
+ */
+function workerNodeArgs(): string[] {
+  return (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
 }

@@ -104,12 +104,12 @@ describe("Dockerfile", () => {
   });
 });
 
-/** The entry files of the compose services' npm scripts ("tsx worker/index.ts" → worker/index.ts). */
+/** The entry files of the compose services' npm scripts ("tsx --flag worker/index.ts" → worker/index.ts). */
 function serviceEntries(): string[] {
   const commands = Object.values(loadCompose().services).flatMap((s) => (s.build ? [[s.command].flat()] : []));
   return commands.map((command) => {
     const script = packageJson.scripts[command[2] ?? ""] ?? "";
-    return /^tsx (\S+)$/.exec(script)?.[1] ?? script;
+    return /^tsx(?: --\S+)* (\S+)$/.exec(script)?.[1] ?? script;
   });
 }
 
