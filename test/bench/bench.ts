@@ -333,7 +333,8 @@ try {
 
 function rates(samples: { seconds: number; done: number }[]): string {
   const out: number[] = [];
-  for (let i = 1; i < samples.length; i++) {
+  // The last interval ends with the backlog, part of the way through: left out.
+  for (let i = 1; i < samples.length - 1; i++) {
     const a = samples[i - 1] as { seconds: number; done: number };
     const b = samples[i] as { seconds: number; done: number };
     out.push((b.done - a.done) / (b.seconds - a.seconds));
