@@ -13,6 +13,7 @@ import sharp from "sharp";
 import { formatTable } from "../../src/cli/table.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../../src/metadata.ts";
 import { countImages, listImages } from "../../src/query.ts";
+import { queueDepth } from "../../src/queues.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
 const { values, positionals } = parseArgs({
@@ -184,6 +185,7 @@ async function backlog(count: number) {
     .toBuffer();
   const h = await startHarness(workerEnv, { worker: false });
   const limit = pLimit(32);
+  const uploadStart = performance.now();
   await Promise.all(
     Array.from({ length: count }, (_, i) =>
       limit(() =>
@@ -197,6 +199,12 @@ async function backlog(count: number) {
       ),
     ),
   );
+  const uploadSeconds = (performance.now() - uploadStart) / 1000;
+  // A backlog is a full queue: wait for every upload's event before starting the worker.
+  while (((await queueDepth(h.clients, h.config.names.queue))?.waiting ?? 0) < count) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const queuedSeconds = (performance.now() - uploadStart) / 1000;
   h.startWorker();
   const start = performance.now();
   const samples: { seconds: number; done: number; rssMiB: number }[] = [];
@@ -208,7 +216,12 @@ async function backlog(count: number) {
   }
   const peak = h.workerPeakRssMiB();
   await h.stop();
-  return { samples, peakRssMiB: Math.round(peak) };
+  return {
+    uploadSeconds: Number(uploadSeconds.toFixed(1)),
+    queuedSeconds: Number(queuedSeconds.toFixed(1)),
+    samples,
+    peakRssMiB: Math.round(peak),
+  };
 }
 
 const median = (xs: number[]) => {
@@ -315,6 +328,11 @@ try {
         ],
         ...(result.backlog
           ? [
+              [
+                `backlog of ${values.backlog}: uploaded / all events queued after (s)`,
+                `${result.backlog.uploadSeconds} / ${result.backlog.queuedSeconds}`,
+                "",
+              ],
               [`backlog of ${values.backlog}: img/s per 2 s interval`, rates(result.backlog.samples), "steady"],
               [
                 "backlog: worker RSS min / max (MiB)",
