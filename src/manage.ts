@@ -14,7 +14,7 @@ import type { Clients } from "./clients.ts";
 import type { Config } from "./config.ts";
 import { encodeS3Key, stripQuotes } from "./events.ts";
 import { type ImageItem, ImageStatus } from "./metadata.ts";
-import { listImages, MAX_PAGE_SIZE } from "./query.ts";
+import { allImages } from "./query.ts";
 import { queueUrl } from "./resources.ts";
 
 /** A resource bootstrap creates is not there (e.g. the queue): nothing to retry, run bootstrap. */
@@ -201,19 +201,8 @@ function reprocessEvent(config: Config, item: ImageItem, size: number | undefine
 }
 
 /** Every FAILED image, through the upload-date index with a status filter (no Scan). */
-export async function failedImages(config: Config, clients: Clients): Promise<ImageItem[]> {
-  const items: ImageItem[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await listImages(config, clients, {
-      status: ImageStatus.Failed,
-      limit: MAX_PAGE_SIZE,
-      ...(cursor && { cursor }),
-    });
-    items.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return items;
+export function failedImages(config: Config, clients: Clients): Promise<ImageItem[]> {
+  return allImages(config, clients, { status: ImageStatus.Failed });
 }
 
 function isNotFound(error: unknown): boolean {

@@ -190,6 +190,24 @@ function decodeCursor(text: string): Cursor {
 
 export type StatusCounts = Record<ImageStatus, number> & { total: number };
 
+/** Every image matching the filters, a full page at a time; at most `maxPages` pages. */
+export async function allImages(
+  config: Config,
+  clients: Clients,
+  filters: Omit<ListOptions, "limit" | "cursor"> = {},
+  maxPages = Number.POSITIVE_INFINITY,
+): Promise<ImageItem[]> {
+  const items: ImageItem[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    const result = await listImages(config, clients, { ...filters, limit: MAX_PAGE_SIZE, ...(cursor && { cursor }) });
+    items.push(...result.items);
+    cursor = result.nextCursor;
+    if (!cursor) break;
+  }
+  return items;
+}
+
 /**
  * How many images there are in each status, through the upload-date index (never a Scan).
  * Reads only the status attribute, but still every index entry: fine for a gallery's

@@ -3,7 +3,7 @@ import type { Config } from "../src/config.ts";
 import { errorMessage } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
 import type { ImageItem } from "../src/metadata.ts";
-import { listImages } from "../src/query.ts";
+import { allImages } from "../src/query.ts";
 import type { Stats } from "./stats.ts";
 
 export type ChangeEvent = { type: "image"; item: ImageItem } | { type: "stats"; stats: Stats };
@@ -44,15 +44,9 @@ export function createChangeFeed({
   let timer: NodeJS.Timeout | undefined;
 
   async function poll(): Promise<void> {
-    const current = new Map<string, ImageItem>();
-    let cursor: string | undefined;
     const since = new Date(Date.now() - lookbackMs).toISOString();
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const result = await listImages(config, clients, { since, limit: 100, ...(cursor && { cursor }) });
-      for (const item of result.items) current.set(item.imageId, item);
-      cursor = result.nextCursor;
-      if (!cursor) break;
-    }
+    const items = await allImages(config, clients, { since }, MAX_PAGES);
+    const current = new Map(items.map((item) => [item.imageId, item]));
     const first = seen === undefined;
     const previous = seen ?? new Map<string, string>();
     seen = new Map([...current].map(([id, item]) => [id, item.processedAt]));

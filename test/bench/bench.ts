@@ -12,7 +12,7 @@ import pLimit from "p-limit";
 import sharp from "sharp";
 import { formatTable } from "../../src/cli/table.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../../src/metadata.ts";
-import { countImages, listImages } from "../../src/query.ts";
+import { allImages, countImages } from "../../src/query.ts";
 import { queueDepth } from "../../src/queues.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
@@ -131,18 +131,7 @@ async function pipeline(h: Harness, round: number): Promise<PipelineRound> {
 async function waitForItems(h: Harness, prefix: string, count: number, since: number): Promise<ImageItem[]> {
   const deadline = Date.now() + 600_000;
   for (;;) {
-    const page = await listImages(h.config, h.clients, { limit: 100, since: new Date(since - 1000).toISOString() });
-    let items = page.items;
-    let cursor = page.nextCursor;
-    while (cursor) {
-      const next = await listImages(h.config, h.clients, {
-        limit: 100,
-        since: new Date(since - 1000).toISOString(),
-        cursor,
-      });
-      items = items.concat(next.items);
-      cursor = next.nextCursor;
-    }
+    const items = await allImages(h.config, h.clients, { since: new Date(since - 1000).toISOString() });
     const mine = items.filter((i) => i.key.startsWith(prefix));
     if (mine.length >= count) return mine;
     if (Date.now() > deadline || h.worker.exitCode !== null) throw new Error(`only ${mine.length}/${count} items`);

@@ -5,22 +5,13 @@ import type { Config } from "../../src/config.ts";
 import { createHandler } from "../../src/handler.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { type ImageItem, putImageItem } from "../../src/metadata.ts";
-import { listImages } from "../../src/query.ts";
+import { allImages } from "../../src/query.ts";
 import { queueDepth } from "../../src/queues.ts";
 import { queueUrl } from "../../src/resources.ts";
 import { startWorker } from "../../src/worker.ts";
 import { createPipeline, drainQueue, jpeg, type Pipeline, sqsRecord, waitFor } from "../helpers.ts";
 
-async function allItems(p: { config: Config; clients: Clients }): Promise<ImageItem[]> {
-  const items: ImageItem[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await listImages(p.config, p.clients, { limit: 100, ...(cursor && { cursor }) });
-    items.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return items;
-}
+const allItems = (p: { config: Config; clients: Clients }): Promise<ImageItem[]> => allImages(p.config, p.clients);
 
 describe("delivery semantics", () => {
   describe("at-least-once delivery, handled idempotently", () => {

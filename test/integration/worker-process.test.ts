@@ -3,7 +3,6 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { GetQueueAttributesCommand as SqsAttributes } from "@aws-sdk/client-sqs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Clients, createClients, destroyClients } from "../../src/clients.ts";
@@ -11,34 +10,21 @@ import { type Config, loadConfig } from "../../src/config.ts";
 import { startEmbeddedStack } from "../../src/embedded/stack.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { getImageItem, imageIdFor } from "../../src/metadata.ts";
-import { listImages } from "../../src/query.ts";
-import { ensureResources, queueUrl } from "../../src/resources.ts";
+import { allImages } from "../../src/query.ts";
+import { queueDepth } from "../../src/queues.ts";
+import { ensureResources } from "../../src/resources.ts";
 import { createPipeline, jpeg, type Pipeline, waitFor } from "../helpers.ts";
 import { exited, spawnWorker } from "../worker-process.ts";
 
 async function countItems(config: Config, clients: Clients): Promise<{ total: number; keys: Set<string> }> {
-  const keys = new Set<string>();
-  let total = 0;
-  let cursor: string | undefined;
-  do {
-    const page = await listImages(config, clients, { limit: 100, ...(cursor && { cursor }) });
-    total += page.items.length;
-    for (const item of page.items) keys.add(item.key);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return { total, keys };
+  const items = await allImages(config, clients);
+  return { total: items.length, keys: new Set(items.map((item) => item.key)) };
 }
 
-async function depth(clients: Clients, url: string): Promise<number> {
-  const { Attributes = {} } = await clients.sqs.send(
-    new SqsAttributes({
-      QueueUrl: url,
-      AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    }),
-  );
-  return (
-    Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
+/** Messages waiting or in flight on a queue, by name. */
+async function depth(clients: Clients, name: string): Promise<number> {
+  const found = await queueDepth(clients, name);
+  return (found?.waiting ?? 0) + (found?.inFlight ?? 0);
 }
 
 // The worker as a real process: killed with SIGKILL, stopped with SIGTERM, cut off from its stack.
@@ -79,12 +65,11 @@ describe("the worker process", () => {
         expect(done.total).toBe(uploads);
         expect(done.keys.size).toBe(uploads);
         await waitFor(
-          async () => ((await depth(p.clients, p.queueUrl)) === 0 ? true : undefined),
+          async () => ((await depth(p.clients, p.config.names.queue)) === 0 ? true : undefined),
           15_000,
           "an empty queue",
         );
-        const dlq = (await queueUrl(p.clients, p.config.names.deadLetterQueue)) ?? "";
-        expect(await depth(p.clients, dlq)).toBe(0);
+        expect(await depth(p.clients, p.config.names.deadLetterQueue)).toBe(0);
       } finally {
         worker.kill("SIGTERM");
         await exited(worker, 20_000);
@@ -97,12 +82,7 @@ describe("the worker process", () => {
       const keys = await Promise.all(Array.from({ length: 8 }, (_, i) => p.upload(`term-${i}.jpg`, image)));
       // Wait until the worker holds messages (in flight), then ask it to stop.
       await waitFor(
-        async () => {
-          const { Attributes = {} } = await p.clients.sqs.send(
-            new SqsAttributes({ QueueUrl: p.queueUrl, AttributeNames: ["ApproximateNumberOfMessagesNotVisible"] }),
-          );
-          return Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0) > 0 ? true : undefined;
-        },
+        async () => (((await queueDepth(p.clients, p.config.names.queue))?.inFlight ?? 0) > 0 ? true : undefined),
         20_000,
         "messages in flight",
       );
@@ -111,18 +91,13 @@ describe("the worker process", () => {
       const { code } = await exited(worker, 30_000);
       expect(code).toBe(0);
       expect(Date.now() - started).toBeLessThan(3000 * 10);
-      const { Attributes = {} } = await p.clients.sqs.send(
-        new SqsAttributes({
-          QueueUrl: p.queueUrl,
-          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        }),
-      );
+      const left = await queueDepth(p.clients, p.config.names.queue);
       // Everything it had received is processed and deleted; the rest waits on the queue.
-      expect(Number(Attributes.ApproximateNumberOfMessagesNotVisible)).toBe(0);
+      expect(left?.inFlight).toBe(0);
       const processed = await Promise.all(
         keys.map((key) => getImageItem(p.clients, p.config.names, imageIdFor(p.config.names.uploadsBucket, key))),
       );
-      expect(processed.filter(Boolean).length + Number(Attributes.ApproximateNumberOfMessages)).toBe(keys.length);
+      expect(processed.filter(Boolean).length + (left?.waiting ?? 0)).toBe(keys.length);
       expect(worker.output.join("")).toContain("worker stopped");
     });
   });
@@ -155,7 +130,7 @@ describe("the worker process", () => {
         expect(item.processingMs).toBeGreaterThan(2000);
         expect(Date.now() - started).toBeGreaterThan(2000);
         await waitFor(
-          async () => ((await depth(p.clients, p.queueUrl)) === 0 ? true : undefined),
+          async () => ((await depth(p.clients, p.config.names.queue)) === 0 ? true : undefined),
           10_000,
           "empty queue",
         );
