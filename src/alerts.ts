@@ -43,13 +43,18 @@ export function alarmDefinitions(config: Config, topicArn: string): PutMetricAla
 
 /** True when the failure alarm exists, i.e. CloudWatch will notify the topic. */
 export async function alarmsActive(config: Config, clients: Clients): Promise<boolean> {
+  return (await existingAlarms(config, clients))?.has(config.names.failureAlarm) ?? false;
+}
+
+/** Alarm name → ARN for this pipeline's alarms; undefined when the backend has no CloudWatch. */
+export async function existingAlarms(config: Config, clients: Clients): Promise<Map<string, string> | undefined> {
   try {
     const result = await clients.cloudwatch.send(
-      new DescribeAlarmsCommand({ AlarmNames: [config.names.failureAlarm] }),
+      new DescribeAlarmsCommand({ AlarmNames: [config.names.failureAlarm, config.names.deadLetterAlarm] }),
     );
-    return (result.MetricAlarms?.length ?? 0) > 0;
+    return new Map((result.MetricAlarms ?? []).map((a) => [a.AlarmName ?? "", a.AlarmArn ?? ""]));
   } catch (error) {
-    if (isUnavailable(error)) return false;
+    if (isUnavailable(error)) return undefined;
     throw error;
   }
 }

@@ -7,7 +7,6 @@ export const ErrorCode = {
   TooManyPixels: "TOO_MANY_PIXELS",
   EmptyObject: "EMPTY_OBJECT",
   BadMessage: "BAD_MESSAGE",
-  Transient: "TRANSIENT",
   Config: "CONFIG",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -26,19 +25,22 @@ export class PermanentError extends PipelineError {
   override name = "PermanentError";
 }
 
-/** Something around the input failed (network, throttling, 5xx): let SQS retry. */
-export class TransientError extends PipelineError {
-  override name = "TransientError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCode.Transient, message, options);
-  }
-}
-
 export class ConfigError extends PipelineError {
   override name = "ConfigError";
   constructor(message: string) {
     super(ErrorCode.Config, message);
   }
+}
+
+/** An AWS "not found" answer: no such bucket, key or resource. */
+export function isNotFound(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    e?.name === "NotFound" ||
+    e?.name === "NoSuchBucket" ||
+    e?.name === "NoSuchKey" ||
+    e?.$metadata?.httpStatusCode === 404
+  );
 }
 
 export function errorMessage(error: unknown): string {

@@ -12,6 +12,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { S3Event } from "aws-lambda";
 import type { Clients } from "./clients.ts";
 import type { Config } from "./config.ts";
+import { isNotFound } from "./errors.ts";
 import { encodeS3Key, stripQuotes } from "./events.ts";
 import { type ImageItem, ImageStatus } from "./metadata.ts";
 import { allImages } from "./query.ts";
@@ -203,9 +204,4 @@ function reprocessEvent(config: Config, item: ImageItem, size: number | undefine
 /** Every FAILED image, through the upload-date index with a status filter (no Scan). */
 export function failedImages(config: Config, clients: Clients): Promise<ImageItem[]> {
   return allImages(config, clients, { status: ImageStatus.Failed });
-}
-
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }

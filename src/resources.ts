@@ -1,4 +1,4 @@
-import { DeleteAlarmsCommand, DescribeAlarmsCommand, PutMetricAlarmCommand } from "@aws-sdk/client-cloudwatch";
+import { DeleteAlarmsCommand, PutMetricAlarmCommand } from "@aws-sdk/client-cloudwatch";
 import {
   CreateTableCommand,
   DeleteTableCommand,
@@ -18,6 +18,7 @@ import {
   PutBucketCorsCommand,
   PutBucketNotificationConfigurationCommand,
   PutPublicAccessBlockCommand,
+  type S3Client,
 } from "@aws-sdk/client-s3";
 import { CreateTopicCommand, DeleteTopicCommand, ListTopicsCommand, SubscribeCommand } from "@aws-sdk/client-sns";
 import {
@@ -28,9 +29,10 @@ import {
   QueueDoesNotExist,
   SetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
-import { alarmDefinitions, isUnavailable } from "./alerts.ts";
+import { alarmDefinitions, existingAlarms } from "./alerts.ts";
 import type { Clients } from "./clients.ts";
 import type { Config } from "./config.ts";
+import { isNotFound } from "./errors.ts";
 
 export type ResourceKind =
   | "s3-bucket"
@@ -106,7 +108,7 @@ function queuePolicy(queueArn: string, bucket: string) {
 async function ensureBucket(config: Config, clients: Clients, bucket: string, uploads: boolean): Promise<ResourceInfo> {
   const info = { kind: "s3-bucket" as const, name: bucket, arn: `arn:aws:s3:::${bucket}` };
   let state: ResourceInfo["state"] = "exists";
-  if (!(await bucketExists(clients, bucket))) {
+  if (!(await bucketExists(clients.s3, bucket))) {
     await clients.s3.send(
       new CreateBucketCommand({
         Bucket: bucket,
@@ -150,9 +152,9 @@ async function ensureBucket(config: Config, clients: Clients, bucket: string, up
   return { ...info, state, url: `s3://${bucket}/${uploads ? config.uploadPrefix : ""}` };
 }
 
-export async function bucketExists(clients: Clients, bucket: string): Promise<boolean> {
+export async function bucketExists(s3: S3Client, bucket: string): Promise<boolean> {
   try {
-    await clients.s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;
@@ -163,9 +165,11 @@ export async function bucketExists(clients: Clients, bucket: string): Promise<bo
 async function ensureQueue(clients: Clients, name: string, attributes: Record<string, string>): Promise<ResourceInfo> {
   let url = await queueUrl(clients, name);
   let state: ResourceInfo["state"];
+  let arn: string | undefined;
   if (url) {
     // Converge attributes (visibility timeout, redrive) on an existing queue.
     const current = await queueAttributes(clients, url);
+    arn = current.QueueArn;
     const changed = Object.entries(attributes).filter(([k, v]) => !sameAttribute(k, current[k], v));
     if (changed.length > 0) {
       await clients.sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
@@ -177,8 +181,8 @@ async function ensureQueue(clients: Clients, name: string, attributes: Record<st
     const created = await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
     url = created.QueueUrl ?? "";
     state = "created";
+    arn = (await queueAttributes(clients, url)).QueueArn;
   }
-  const arn = (await queueAttributes(clients, url)).QueueArn;
   return {
     kind: "sqs-queue",
     name,
@@ -299,19 +303,6 @@ async function ensureAlarmResources(config: Config, clients: Clients, topicArn: 
   }));
 }
 
-/** Alarm name → ARN for this pipeline's alarms; undefined when the backend has no CloudWatch. */
-async function existingAlarms(config: Config, clients: Clients): Promise<Map<string, string> | undefined> {
-  try {
-    const result = await clients.cloudwatch.send(
-      new DescribeAlarmsCommand({ AlarmNames: [config.names.failureAlarm, config.names.deadLetterAlarm] }),
-    );
-    return new Map((result.MetricAlarms ?? []).map((a) => [a.AlarmName ?? "", a.AlarmArn ?? ""]));
-  } catch (error) {
-    if (isUnavailable(error)) return undefined;
-    throw error;
-  }
-}
-
 async function ensureNotification(config: Config, clients: Clients, queueArn: string): Promise<ResourceInfo> {
   const bucket = config.names.uploadsBucket;
   const id = "uploads-to-queue";
@@ -352,7 +343,7 @@ export async function describeResources(config: Config, clients: Clients): Promi
       name: bucket,
       arn: `arn:aws:s3:::${bucket}`,
       url: `s3://${bucket}/`,
-      state: (await bucketExists(clients, bucket)) ? "present" : "missing",
+      state: (await bucketExists(clients.s3, bucket)) ? "present" : "missing",
     });
   }
   for (const name of [names.queue, names.deadLetterQueue]) {
@@ -393,7 +384,7 @@ export async function teardownResources(config: Config, clients: Clients): Promi
   const { names } = config;
   const out: ResourceInfo[] = [];
   for (const bucket of [names.uploadsBucket, names.thumbnailsBucket]) {
-    if (!(await bucketExists(clients, bucket))) continue;
+    if (!(await bucketExists(clients.s3, bucket))) continue;
     const deleted = await emptyBucket(clients, bucket);
     await clients.s3.send(new DeleteBucketCommand({ Bucket: bucket }));
     out.push({ kind: "s3-bucket", name: bucket, state: "missing", detail: `${deleted} objects deleted` });
@@ -438,9 +429,4 @@ async function emptyBucket(clients: Clients, bucket: string): Promise<number> {
     ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (ContinuationToken);
   return deleted;
-}
-
-function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.name === "NotFound" || e?.name === "NoSuchBucket" || e?.$metadata?.httpStatusCode === 404;
 }

@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../logger.ts";
-import { isLargePost, isLargePut, postLarge, putLarge } from "./large-put.ts";
+import { bucketExists } from "../resources.ts";
+import { escapeXml, isLargePost, isLargePut, postLarge, putLarge } from "./large-put.ts";
 import { NotificationConfigError, type NotificationHub } from "./notifications.ts";
 
 export interface EdgeBackends {
@@ -117,8 +118,7 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
     }
     const body = await readBody(req);
     // The bucket must exist, as on S3: ask fauxqs.
-    const head = await request(backends.fauxqsPort, "HEAD", `/${encodeURIComponent(bucket)}`, req.headers.host);
-    if (head !== 200) {
+    if (!(await bucketExists(backends.s3, bucket))) {
       sendS3Error(res, 404, "NoSuchBucket", "The specified bucket does not exist");
       return;
     }
@@ -159,18 +159,6 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
     return incoming.statusCode ?? 502;
   }
 
-  function request(port: number, method: string, path: string, host: string | undefined): Promise<number> {
-    return new Promise((resolve, reject) => {
-      const r = http.request({ host: "127.0.0.1", port, method, path, agent, headers: { host: host ?? "localhost" } });
-      r.once("response", (incoming) => {
-        incoming.resume();
-        resolve(incoming.statusCode ?? 0);
-      });
-      r.once("error", reject);
-      r.end();
-    });
-  }
-
   return server;
 }
 
@@ -208,10 +196,6 @@ function sendS3Error(res: ServerResponse, status: number, code: string, message:
   res.end(
     `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`,
   );
-}
-
-function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 export function listen(server: http.Server, port: number, host: string): Promise<number> {

@@ -188,7 +188,7 @@ function userMetadata(entries: [string, string][]): Record<string, string> {
   );
 }
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
