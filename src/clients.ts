@@ -34,13 +34,7 @@ export function createClients(config: Config): Clients {
   const emulator = config.target.kind === "emulator";
   // Emulators serve buckets on paths, not on virtual-host subdomains.
   const s3 = new S3Client({ ...base, forcePathStyle: emulator });
-  const s3Presign = new S3Client({
-    ...base,
-    forcePathStyle: emulator,
-    // A presigned URL with a CRC32 checksum parameter fails for any other body.
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  const s3Presign = createPresignClient(config);
   // Emulator queue URLs carry the emulator's own hostname; the explicit endpoint wins.
   const sqs = new SQSClient(base);
   const sns = new SNSClient(base);
@@ -50,6 +44,21 @@ export function createClients(config: Config): Clients {
   });
   const cloudwatch = new CloudWatchClient(base);
   return { s3, s3Presign, sqs, sns, dynamo, doc, cloudwatch };
+}
+
+/**
+ * An S3 client for signing URLs, at `endpoint` (path-style) when the browser reaches the
+ * endpoint under another name. No checksum parameters: a presigned URL with a CRC32 fails
+ * for any other body.
+ */
+export function createPresignClient(config: Config, endpoint?: string): S3Client {
+  return new S3Client({
+    ...clientOptions(config),
+    ...(endpoint && { endpoint }),
+    forcePathStyle: endpoint !== undefined || config.target.kind === "emulator",
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
 }
 
 export function destroyClients(clients: Clients): void {

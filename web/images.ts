@@ -1,6 +1,6 @@
-import { S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
-import { type Clients, clientOptions } from "../src/clients.ts";
+import { type Clients, createPresignClient } from "../src/clients.ts";
 import type { Config } from "../src/config.ts";
 import { presignGet } from "../src/manage.ts";
 import { type ImageItem, imageIdFor } from "../src/metadata.ts";
@@ -43,14 +43,7 @@ function signingDate(now = Date.now()): Date {
  */
 export function createPresigner(config: Config, clients: Clients): S3Client {
   const endpoint = config.web.publicS3Endpoint;
-  if (!endpoint) return clients.s3Presign;
-  return new S3Client({
-    ...clientOptions(config),
-    endpoint,
-    forcePathStyle: true,
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-  });
+  return endpoint ? createPresignClient(config, endpoint) : clients.s3Presign;
 }
 
 export function presignForBrowser(s3: S3Client, bucket: string, key: string): Promise<string> {
