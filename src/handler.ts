@@ -6,6 +6,7 @@ import type { Clients } from "./clients.ts";
 import type { Config } from "./config.ts";
 import { ErrorCode, errorMessage, PermanentError } from "./errors.ts";
 import { normalizeSequencer, type ObjectRef, parseMessageBody, stripQuotes } from "./events.ts";
+import { formatBytes } from "./format.ts";
 import type { Logger } from "./logger.ts";
 import {
   type ImageItem,
@@ -215,13 +216,6 @@ async function fetchObject(
     contentType: response.ContentType,
     lastModified: response.LastModified?.toISOString(),
   };
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
 }
 
 /**

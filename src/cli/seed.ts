@@ -7,7 +7,7 @@ import { SingleBar } from "cli-progress";
 import pLimit from "p-limit";
 import { createClients, destroyClients } from "../clients.ts";
 import { describeTarget } from "../config.ts";
-import { formatBytes } from "../handler.ts";
+import { formatBytes } from "../format.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../metadata.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
 import { formatTable } from "./table.ts";

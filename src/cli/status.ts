@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { createClients, destroyClients } from "../clients.ts";
 import { describeTarget } from "../config.ts";
-import { formatBytes } from "../handler.ts";
+import { formatBytes } from "../format.ts";
 import { ImageStatus } from "../metadata.ts";
 import { countImages, listImages } from "../query.ts";
 import { queueDepth } from "../queues.ts";

@@ -1,4 +1,4 @@
-import { formatBytes } from "../../handler.ts";
+import { formatBytes } from "../../format.ts";
 import type { DeleteResult, ImageUrls, ReprocessOutcome } from "../../manage.ts";
 import type { ImageItem } from "../../metadata.ts";
 import { formatTable } from "../table.ts";
