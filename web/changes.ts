@@ -98,9 +98,6 @@ export function createChangeFeed({
         listeners.delete(listener);
       };
     },
-    get listenerCount() {
-      return listeners.size;
-    },
     close(): void {
       listeners.clear();
       if (timer) clearTimeout(timer);

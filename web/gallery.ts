@@ -20,7 +20,6 @@ export interface GalleryOptions {
 }
 
 export interface Gallery {
-  server: http.Server;
   /** Resolves with the URL it listens on (port 0 picks a free port). */
   listen(port?: number, host?: string): Promise<string>;
   close(): Promise<void>;
@@ -219,7 +218,6 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
   }
 
   return {
-    server,
     listen(port = config.web.port, host = config.web.host) {
       return new Promise((resolve, reject) => {
         server.once("error", reject);

@@ -3,7 +3,7 @@ import net from "node:net";
 import path from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import dynalite from "dynalite";
-import { type FauxqsServer, startFauxqs } from "fauxqs";
+import { startFauxqs } from "fauxqs";
 import type { Config } from "../config.ts";
 import type { Logger } from "../logger.ts";
 import { createEdgeServer, listen } from "./edge.ts";
@@ -24,9 +24,6 @@ export interface EmbeddedStackOptions {
 export interface EmbeddedStack {
   /** The edge endpoint, e.g. http://localhost:4566: use it as AWS_ENDPOINT_URL. */
   endpoint: string;
-  port: number;
-  fauxqs: FauxqsServer;
-  notifications: NotificationHub;
   stop(): Promise<void>;
 }
 
@@ -85,9 +82,6 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
 
   return {
     endpoint: `http://${hostForUrl}:${port}`,
-    port,
-    fauxqs,
-    notifications,
     async stop() {
       notifications.stop();
       await notifications.drain();
