@@ -80,7 +80,7 @@ interface PipelineRound {
 
 /** Everything: upload → notification → SQS → worker → every size → S3 → DynamoDB. */
 async function pipeline(h: Harness, round: number): Promise<PipelineRound> {
-  const workerCpu = h.workerCpuSplit();
+  const workerCpu = h.workerCpu();
   const ownCpu = process.cpuUsage();
   const uploadedAt = new Map<string, number>();
   const start = performance.now();
@@ -104,11 +104,7 @@ async function pipeline(h: Harness, round: number): Promise<PipelineRound> {
   const lastWritten = Math.max(...items.map((i) => Date.parse(i.processedAt)));
   const seconds = (lastWritten - startWall) / 1000 || (performance.now() - start) / 1000;
   const own = process.cpuUsage(ownCpu);
-  const after = h.workerCpuSplit();
-  if (process.env.BENCH_DEBUG) {
-    const mine = h.cpuSplit(process.pid);
-    console.error(`bench process so far: ${JSON.stringify(mine)}`);
-  }
+  const after = h.workerCpu();
   const worker = after.total - workerCpu.total;
   const js = after.mainThread - workerCpu.mainThread;
   const gc = after.gcThreads - workerCpu.gcThreads;

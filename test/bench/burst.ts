@@ -70,7 +70,7 @@ const report = {
   queueLeft: queue,
   deadLetters: dlq,
   workerPeakRssMiB: Math.round(h.workerPeakRssMiB()),
-  workerCpuSeconds: h.workerCpuSeconds(),
+  workerCpuSeconds: h.workerCpu().total,
   workerExited: exits > 0 || h.worker.exitCode !== null,
   uploadSeconds: Number(((uploaded - started) / 1000).toFixed(1)),
   drainSeconds: Number(((done - uploaded) / 1000).toFixed(1)),

@@ -23,11 +23,8 @@ export interface Harness {
   workerRssMiB(): number;
   /** Peak resident memory of the worker process so far (VmHWM), in MiB. */
   workerPeakRssMiB(): number;
-  /** User + system CPU seconds the worker process has used. */
-  workerCpuSeconds(): number;
-  /** The same, split: the JavaScript thread, V8's GC helper threads, and the rest (libvips, libuv pool). */
-  workerCpuSplit(): CpuSplit;
-  cpuSplit(pid: number): CpuSplit;
+  /** User + system CPU seconds the worker process has used: in all, on its JavaScript thread, on V8's GC threads. */
+  workerCpu(): CpuSplit;
   stop(): Promise<void>;
 }
 
@@ -85,9 +82,7 @@ export async function startHarness(
     },
     workerRssMiB: () => procStatusKiB(pid(), "VmRSS") / 1024,
     workerPeakRssMiB: () => procStatusKiB(pid(), "VmHWM") / 1024,
-    workerCpuSeconds: () => procCpuSeconds(pid()),
-    workerCpuSplit: () => procCpuSplit(pid()),
-    cpuSplit: procCpuSplit,
+    workerCpu: () => procCpuSplit(pid()),
     async stop() {
       const running = worker;
       if (running && running.exitCode === null) {
@@ -108,10 +103,6 @@ function procStatusKiB(pid: number, field: string): number {
   } catch {
     return 0;
   }
-}
-
-function procCpuSeconds(pid: number): number {
-  return statCpuSeconds(`/proc/${pid}/stat`);
 }
 
 /** Fields 14 and 15 of a /proc stat file: utime and stime in clock ticks (100 per second). */
@@ -146,7 +137,7 @@ function procCpuSplit(pid: number): CpuSplit {
     // The worker has exited: nothing more to count.
   }
   return {
-    total: procCpuSeconds(pid),
+    total: statCpuSeconds(`/proc/${pid}/stat`),
     mainThread: statCpuSeconds(`/proc/${pid}/task/${pid}/stat`),
     gcThreads,
   };
