@@ -167,7 +167,7 @@ export class NotificationHub {
   }
 
   private enqueue(event: S3SpyEvent): void {
-    if (event.status !== "uploaded" && event.status !== "copied") return;
+    if (event.status !== "uploaded" && event.status !== "copied" && event.status !== "deleted") return;
     if (!this.configs.has(event.bucket)) return;
     // The events of one request are reported in one synchronous run; two requests never
     // share one, so the microtask boundary separates requests.
@@ -205,11 +205,16 @@ export class NotificationHub {
     return value.toString(16).toUpperCase().padStart(18, "0");
   }
 
-  private async deliver(created: CreatedObject, sequencer: string, asStored: string | undefined): Promise<void> {
+  private async deliver(created: ObjectEvent, sequencer: string, asStored: string | undefined): Promise<void> {
     const config = this.configs.get(created.bucket);
     if (!config) return;
     const rules = config.queues.filter((rule) => eventMatches(rule, created.eventName, created.key));
     if (rules.length === 0) return;
+    if (created.eventName.startsWith("ObjectRemoved:")) {
+      // S3's removal events carry no size and no eTag: the object is gone.
+      for (const rule of rules) this.send(rule.queueArn, this.record(rule, created, created.eventName, { sequencer }));
+      return;
+    }
     let head: { ContentLength?: number; ETag?: string };
     try {
       head = await this.s3.send(new HeadObjectCommand({ Bucket: created.bucket, Key: created.key }));
@@ -224,37 +229,41 @@ export class NotificationHub {
       (created.eventName === "ObjectCreated:Put" && multipart
         ? "ObjectCreated:CompleteMultipartUpload"
         : created.eventName);
-    for (const rule of rules) {
-      this.send(rule.queueArn, {
-        Records: [
-          {
-            eventVersion: "2.1",
-            eventSource: "aws:s3",
-            awsRegion: this.region,
-            eventTime: new Date(created.timestamp).toISOString(),
-            eventName,
-            userIdentity: { principalId: "AWS:EMBEDDED" },
-            requestParameters: { sourceIPAddress: "127.0.0.1" },
-            responseElements: { "x-amz-request-id": randomUUID(), "x-amz-id-2": "embedded" },
-            s3: {
-              s3SchemaVersion: "1.0",
-              configurationId: rule.id,
-              bucket: {
-                name: created.bucket,
-                ownerIdentity: { principalId: "EMBEDDED" },
-                arn: `arn:aws:s3:::${created.bucket}`,
-              },
-              object: {
-                key: encodeS3Key(created.key),
-                size: head.ContentLength ?? 0,
-                eTag: stripQuotes(head.ETag ?? ""),
-                sequencer,
-              },
+    const object = { size: head.ContentLength ?? 0, eTag: stripQuotes(head.ETag ?? ""), sequencer };
+    for (const rule of rules) this.send(rule.queueArn, this.record(rule, created, eventName, object));
+  }
+
+  /** One S3 event notification message: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html */
+  private record(
+    rule: QueueRule,
+    created: ObjectEvent,
+    eventName: string,
+    object: { size?: number; eTag?: string; sequencer: string },
+  ): unknown {
+    return {
+      Records: [
+        {
+          eventVersion: "2.1",
+          eventSource: "aws:s3",
+          awsRegion: this.region,
+          eventTime: new Date(created.timestamp).toISOString(),
+          eventName,
+          userIdentity: { principalId: "AWS:EMBEDDED" },
+          requestParameters: { sourceIPAddress: "127.0.0.1" },
+          responseElements: { "x-amz-request-id": randomUUID(), "x-amz-id-2": "embedded" },
+          s3: {
+            s3SchemaVersion: "1.0",
+            configurationId: rule.id,
+            bucket: {
+              name: created.bucket,
+              ownerIdentity: { principalId: "EMBEDDED" },
+              arn: `arn:aws:s3:::${created.bucket}`,
             },
+            object: { key: encodeS3Key(created.key), ...object },
           },
-        ],
-      });
-    }
+        },
+      ],
+    };
   }
 
   private send(queueArn: string, body: unknown): void {
@@ -263,7 +272,7 @@ export class NotificationHub {
   }
 }
 
-interface CreatedObject {
+interface ObjectEvent {
   bucket: string;
   key: string;
   eventName: string;
@@ -272,10 +281,11 @@ interface CreatedObject {
 
 /**
  * fauxqs reports one PutObject as one "uploaded"; a POST upload as two "uploaded" and a
- * copy as "uploaded" + "copied", each pair within the same tick. One object event each.
+ * copy as "uploaded" + "copied", each pair within the same tick; a removed key as "deleted".
+ * One object event each.
  */
-export function collapse(events: S3SpyEvent[]): CreatedObject[] {
-  const out: CreatedObject[] = [];
+export function collapse(events: S3SpyEvent[]): ObjectEvent[] {
+  const out: ObjectEvent[] = [];
   for (let i = 0; i < events.length; i++) {
     const event = events[i] as S3SpyEvent;
     const next = events[i + 1];
@@ -288,6 +298,9 @@ export function collapse(events: S3SpyEvent[]): CreatedObject[] {
       i++;
     } else if (event.status === "uploaded") {
       out.push({ ...event, eventName: "ObjectCreated:Put" });
+    } else if (event.status === "deleted") {
+      // DeleteObject, and each key of DeleteObjects (fauxqs reports only keys that existed).
+      out.push({ ...event, eventName: "ObjectRemoved:Delete" });
     }
   }
   return out;

@@ -2,13 +2,17 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  PutBucketNotificationConfigurationCommand,
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseMessageBody } from "../../src/events.ts";
+import { normalizeSequencer, parseMessageBody } from "../../src/events.ts";
+import { GetQueueAttributesCommand as GetSqsQueueAttributes } from "@aws-sdk/client-sqs";
 import { createPipeline, drainQueue, type Pipeline } from "../helpers.ts";
 
 // No worker here: the test reads the queue itself to count notifications.
@@ -107,5 +111,85 @@ describe("S3 → SQS notifications", () => {
     const sequencers = (await createdKeys()).map((e) => e.sequencer ?? "");
     expect(sequencers).toHaveLength(3);
     expect([...sequencers].sort()).toEqual(sequencers);
+  });
+});
+
+// S3's removal events, on a queue subscribed to s3:ObjectRemoved:* (the pipeline's own
+// bootstrap decides separately whether it subscribes them).
+describe("S3 → SQS removal notifications", () => {
+  let p: Pipeline;
+  beforeAll(async () => {
+    p = await createPipeline();
+    const attributes = await p.clients.sqs.send(
+      new GetSqsQueueAttributes({ QueueUrl: p.queueUrl, AttributeNames: ["QueueArn"] }),
+    );
+    await p.clients.s3.send(
+      new PutBucketNotificationConfigurationCommand({
+        Bucket: p.config.names.uploadsBucket,
+        NotificationConfiguration: {
+          QueueConfigurations: [
+            {
+              QueueArn: attributes.Attributes?.QueueArn,
+              Events: ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+              Filter: { Key: { FilterRules: [{ Name: "prefix", Value: "uploads/" }] } },
+            },
+          ],
+        },
+      }),
+    );
+    await drainQueue(p.clients, p.queueUrl); // S3's s3:TestEvent
+  });
+  afterAll(() => p.close());
+
+  /** Every record on the queue, raw: the pipeline's parser only reads ObjectCreated. */
+  async function records(): Promise<{ eventName: string; key: string; object: Record<string, unknown> }[]> {
+    const bodies = await drainQueue(p.clients, p.queueUrl, 2);
+    return bodies.flatMap((body) => {
+      const json = JSON.parse(body) as { Records?: { eventName: string; s3: { object: Record<string, unknown> } }[] };
+      return (json.Records ?? []).map((r) => ({
+        eventName: r.eventName,
+        key: decodeURIComponent(String(r.s3.object.key).replace(/\+/g, " ")),
+        object: r.s3.object,
+      }));
+    });
+  }
+
+  it("sends ObjectRemoved:Delete for DeleteObject and each key of DeleteObjects, ordered after the key's creation", async () => {
+    const { s3 } = p.clients;
+    const Bucket = p.config.names.uploadsBucket;
+    const keys = ["uploads/gone one.jpg", "uploads/batch-a.jpg", "uploads/batch+b.jpg", "elsewhere/c.jpg"];
+    for (const Key of keys) await s3.send(new PutObjectCommand({ Bucket, Key, Body: "x" }));
+    await s3.send(new DeleteObjectCommand({ Bucket, Key: "uploads/gone one.jpg" }));
+    await s3.send(
+      new DeleteObjectsCommand({
+        Bucket,
+        Delete: {
+          Objects: [{ Key: "uploads/batch-a.jpg" }, { Key: "uploads/batch+b.jpg" }, { Key: "elsewhere/c.jpg" }],
+        },
+      }),
+    );
+
+    const events = await records();
+    const removed = events.filter((e) => e.eventName === "ObjectRemoved:Delete");
+    expect(removed.map((e) => e.key).sort()).toEqual([
+      "uploads/batch+b.jpg",
+      "uploads/batch-a.jpg",
+      "uploads/gone one.jpg",
+    ]);
+    for (const event of removed) {
+      // S3 reports no size or eTag for a removed object, only its key and a sequencer.
+      expect(event.object).not.toHaveProperty("eTag");
+      const created = events.find((e) => e.key === event.key && e.eventName.startsWith("ObjectCreated:"));
+      const sequencer = String(event.object.sequencer);
+      expect(sequencer).toMatch(/^[0-9A-F]+$/);
+      expect(normalizeSequencer(sequencer) > normalizeSequencer(String(created?.object.sequencer))).toBe(true);
+    }
+  });
+
+  it("sends nothing for a key that did not exist", async () => {
+    await p.clients.s3.send(
+      new DeleteObjectCommand({ Bucket: p.config.names.uploadsBucket, Key: "uploads/never.jpg" }),
+    );
+    expect(await records()).toEqual([]);
   });
 });
