@@ -1,11 +1,10 @@
 // npm run deploy [-- --dry-run] [--arch x86_64|arm64]: the same handler on AWS Lambda,
 // behind the same queue, with the resources bootstrap creates.
 import { parseArgs } from "node:util";
+import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
-import { formatTable } from "../src/cli/table.ts";
-import { createClients, destroyClients } from "../src/clients.ts";
 import { type Config, describeTarget, LAMBDA_ARCHITECTURES, type LambdaArchitecture } from "../src/config.ts";
-import { createDeployClients, destroyDeployClients, hasCredentials } from "../src/deploy/clients.ts";
+import { createDeployClients, destroyDeployClients, hasCredentials } from "../src/provision/deploy/clients.ts";
 import {
   applyPlan,
   type DeployContext,
@@ -13,9 +12,10 @@ import {
   type DeployPlan,
   planDeployment,
   StepAction,
-} from "../src/deploy/deploy.ts";
-import { buildLambdaPackage, formatSize, LAMBDA_LIMITS, NPM_CPU } from "../src/deploy/package.ts";
-import { deploymentNames } from "../src/deploy/spec.ts";
+} from "../src/provision/deploy/deploy.ts";
+import { buildLambdaPackage, formatSize, LAMBDA_LIMITS, NPM_CPU } from "../src/provision/deploy/package.ts";
+import { deploymentNames } from "../src/provision/deploy/spec.ts";
+import { formatTable } from "../src/table.ts";
 
 const { values } = parseArgs({
   options: {

@@ -1,10 +1,10 @@
 // npm run bootstrap: create every resource the pipeline needs, idempotently.
 
+import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
-import { createClients, destroyClients } from "../src/clients.ts";
 import { describeTarget } from "../src/config.ts";
-import { ensureResources } from "../src/resources.ts";
-import { formatResources, summarizeBootstrap } from "./report.ts";
+import { formatResources, summarizeBootstrap } from "../src/provision/report.ts";
+import { ensureResources } from "../src/provision/resources.ts";
 
 const config = configFromEnvironment();
 const clients = createClients(config);

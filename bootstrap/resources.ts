@@ -1,10 +1,10 @@
 // npm run resources [-- --json]: every resource with its name, ARN and URL.
 import { parseArgs } from "node:util";
+import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
-import { createClients, destroyClients } from "../src/clients.ts";
 import { describeTarget } from "../src/config.ts";
-import { describeResources } from "../src/resources.ts";
-import { formatResources } from "./report.ts";
+import { formatResources } from "../src/provision/report.ts";
+import { describeResources } from "../src/provision/resources.ts";
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false } } });
 const config = configFromEnvironment();

@@ -1,14 +1,14 @@
 // npm run teardown [-- --yes]: delete everything bootstrap and deploy created, buckets emptied first.
 import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
+import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
-import { createClients, destroyClients } from "../src/clients.ts";
 import { describeTarget } from "../src/config.ts";
-import { createDeployClients, destroyDeployClients } from "../src/deploy/clients.ts";
-import { deploymentNames } from "../src/deploy/spec.ts";
-import { formatRemoved, teardownDeployment } from "../src/deploy/teardown.ts";
-import { teardownResources } from "../src/resources.ts";
-import { formatResources } from "./report.ts";
+import { createDeployClients, destroyDeployClients } from "../src/provision/deploy/clients.ts";
+import { deploymentNames } from "../src/provision/deploy/spec.ts";
+import { formatRemoved, teardownDeployment } from "../src/provision/deploy/teardown.ts";
+import { formatResources } from "../src/provision/report.ts";
+import { teardownResources } from "../src/provision/resources.ts";
 
 const { values } = parseArgs({ options: { yes: { type: "boolean", short: "y", default: false } } });
 const config = configFromEnvironment();

@@ -4,12 +4,12 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
 import sharp from "sharp";
 import { inject } from "vitest";
-import { type Clients, createClients, destroyClients } from "../src/clients.ts";
+import { type Clients, createClients, destroyClients } from "../src/aws/clients.ts";
 import { type Config, type Env, loadConfig } from "../src/config.ts";
 import { silentLogger } from "../src/logger.ts";
-import { getImageItem, type ImageItem, imageIdFor } from "../src/metadata.ts";
-import { ensureResources, queueUrl, teardownResources } from "../src/resources.ts";
-import { startWorker, type Worker } from "../src/worker.ts";
+import { startWorker, type Worker } from "../src/pipeline/worker.ts";
+import { ensureResources, queueUrl, teardownResources } from "../src/provision/resources.ts";
+import { getImageItem, type ImageItem, imageIdFor } from "../src/store/metadata.ts";
 
 /** A config on the test backend with resource names no other test file uses. */
 export function testConfig(overrides: Env = {}): Config {

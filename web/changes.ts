@@ -1,9 +1,9 @@
-import type { Clients } from "../src/clients.ts";
+import type { Clients } from "../src/aws/clients.ts";
 import type { Config } from "../src/config.ts";
 import { errorMessage } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
-import type { ImageItem } from "../src/metadata.ts";
-import { allImages } from "../src/query.ts";
+import type { ImageItem } from "../src/store/metadata.ts";
+import { allImages } from "../src/store/query.ts";
 import type { Stats } from "./stats.ts";
 
 export type ChangeEvent = { type: "image"; item: ImageItem } | { type: "stats"; stats: Stats };

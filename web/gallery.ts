@@ -1,12 +1,12 @@
 import { readFile } from "node:fs/promises";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Clients } from "../src/clients.ts";
+import type { Clients } from "../src/aws/clients.ts";
 import type { Config } from "../src/config.ts";
 import { errorMessage } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
-import { ImageStatus } from "../src/metadata.ts";
-import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE } from "../src/query.ts";
+import { ImageStatus } from "../src/store/metadata.ts";
+import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE } from "../src/store/query.ts";
 import { type ChangeEvent, createChangeFeed } from "./changes.ts";
 import { createPresigner, presignUpload, s3Origins, toImageView, UploadRequestError } from "./images.ts";
 import { createStatsSource } from "./stats.ts";

@@ -1,9 +1,9 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
-import { type Clients, createPresignClient } from "../src/clients.ts";
+import { type Clients, createPresignClient } from "../src/aws/clients.ts";
 import type { Config } from "../src/config.ts";
-import { presignGet } from "../src/manage.ts";
-import { type ImageItem, imageIdFor } from "../src/metadata.ts";
+import { presignGet } from "../src/store/manage.ts";
+import { type ImageItem, imageIdFor } from "../src/store/metadata.ts";
 
 /** What the browser gets for an image: no bucket names or sequencers, URLs instead of keys. */
 export interface ImageView {

@@ -1,7 +1,7 @@
 // npm run web: the gallery on http://localhost:8080 (WEB_PORT), against AWS_ENDPOINT_URL or AWS.
 
+import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { configFromEnvironment, fail } from "../src/cli/env.ts";
-import { createClients, destroyClients } from "../src/clients.ts";
 import { describeTarget } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
 import { createGalleryServer } from "./gallery.ts";

@@ -1,7 +1,7 @@
-import type { Clients } from "../src/clients.ts";
+import type { Clients } from "../src/aws/clients.ts";
+import { type QueueDepth, queueDepth } from "../src/aws/queues.ts";
 import type { Config } from "../src/config.ts";
-import { countImages, type StatusCounts } from "../src/query.ts";
-import { type QueueDepth, queueDepth } from "../src/queues.ts";
+import { countImages, type StatusCounts } from "../src/store/query.ts";
 
 export interface Stats {
   counts: StatusCounts;

@@ -1,13 +1,13 @@
 // npm run worker: long-poll the queue and process uploads until SIGINT/SIGTERM.
 
+import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { configFromEnvironment } from "../src/cli/env.ts";
-import { createClients, destroyClients } from "../src/clients.ts";
 import { describeTarget } from "../src/config.ts";
-import { warnIfLambdaConsumesQueue } from "../src/deploy/mappings.ts";
 import { createLogger } from "../src/logger.ts";
-import { createMetrics } from "../src/metrics.ts";
-import { configureSharpForWorker } from "../src/thumbnails.ts";
-import { startWorker } from "../src/worker.ts";
+import { createMetrics } from "../src/pipeline/metrics.ts";
+import { configureSharpForWorker } from "../src/pipeline/thumbnails.ts";
+import { startWorker } from "../src/pipeline/worker.ts";
+import { warnIfLambdaConsumesQueue } from "../src/provision/deploy/mappings.ts";
 
 const config = configFromEnvironment();
 configureSharpForWorker();

@@ -2,12 +2,12 @@
 import { createInterface } from "node:readline/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { type Clients, createClients, destroyClients } from "../clients.ts";
+import { type Clients, createClients, destroyClients } from "../aws/clients.ts";
 import { type Config, describeTarget } from "../config.ts";
 import { errorMessage } from "../errors.ts";
-import { deleteImage, failedImages, MissingResourceError, presignImageUrls, reprocessImages } from "../manage.ts";
-import { getImageItem, type ImageItem, ImageStatus } from "../metadata.ts";
-import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE, scanImages } from "../query.ts";
+import { deleteImage, failedImages, MissingResourceError, presignImageUrls, reprocessImages } from "../store/manage.ts";
+import { getImageItem, type ImageItem, ImageStatus } from "../store/metadata.ts";
+import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE, scanImages } from "../store/query.ts";
 import { configFromEnvironment, explainConnectionError } from "./env.ts";
 import { formatDeleted, formatImageDetail, formatImageTable, formatReprocessed } from "./images/format.ts";
 

@@ -1,7 +1,7 @@
 // npm run redrive: move the dead-letter queue's messages back to the main queue.
-import { createClients, destroyClients } from "../clients.ts";
+import { createClients, destroyClients } from "../aws/clients.ts";
+import { redriveDeadLetters } from "../aws/queues.ts";
 import { describeTarget } from "../config.ts";
-import { redriveDeadLetters } from "../queues.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
 
 const config = configFromEnvironment();

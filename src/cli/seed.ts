@@ -5,12 +5,12 @@ import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { SingleBar } from "cli-progress";
 import pLimit from "p-limit";
-import { createClients, destroyClients } from "../clients.ts";
+import { createClients, destroyClients } from "../aws/clients.ts";
 import { describeTarget } from "../config.ts";
 import { formatBytes } from "../format.ts";
-import { getImageItem, type ImageItem, imageIdFor } from "../metadata.ts";
+import { getImageItem, type ImageItem, imageIdFor } from "../store/metadata.ts";
+import { formatTable } from "../table.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
-import { formatTable } from "./table.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".jpg": "image/jpeg",

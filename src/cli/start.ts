@@ -2,13 +2,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { formatResources, summarizeBootstrap } from "../../bootstrap/report.ts";
-import { createClients, destroyClients } from "../clients.ts";
+import { createClients, destroyClients } from "../aws/clients.ts";
 import { withEndpoint } from "../config.ts";
 import { describeStartError, embeddedStackOptions, startEmbeddedStack } from "../embedded/stack.ts";
 import { createLogger } from "../logger.ts";
 import { WORKER_PROCESS } from "../process-tuning.ts";
-import { ensureResources } from "../resources.ts";
+import { formatResources, summarizeBootstrap } from "../provision/report.ts";
+import { ensureResources } from "../provision/resources.ts";
 import { configFromEnvironment, fail } from "./env.ts";
 
 const { values } = parseArgs({

@@ -1,13 +1,13 @@
 // npm run status [-- --json]: queue depths, counts by status and the last failures.
 import { parseArgs } from "node:util";
-import { createClients, destroyClients } from "../clients.ts";
+import { createClients, destroyClients } from "../aws/clients.ts";
+import { queueDepth } from "../aws/queues.ts";
 import { describeTarget } from "../config.ts";
 import { formatBytes } from "../format.ts";
-import { ImageStatus } from "../metadata.ts";
-import { countImages, listImages } from "../query.ts";
-import { queueDepth } from "../queues.ts";
+import { ImageStatus } from "../store/metadata.ts";
+import { countImages, listImages } from "../store/query.ts";
+import { formatTable } from "../table.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
-import { formatTable } from "./table.ts";
 
 const { values } = parseArgs({
   options: { json: { type: "boolean", default: false }, failures: { type: "string", default: "5" } },

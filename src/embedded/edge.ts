@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../logger.ts";
-import { bucketExists } from "../resources.ts";
+import { bucketExists } from "../provision/resources.ts";
 import { escapeXml, isLargePost, isLargePut, postLarge, putLarge } from "./large-put.ts";
 import { NotificationConfigError, type NotificationHub } from "./notifications.ts";
 

@@ -4,8 +4,8 @@ import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { XMLParser } from "fast-xml-parser";
 import type { FauxqsServer, S3SpyEvent, SpyMessage } from "fauxqs";
 import pLimit from "p-limit";
-import { encodeS3Key, stripQuotes } from "../events.ts";
 import type { Logger } from "../logger.ts";
+import { encodeS3Key, stripQuotes } from "../pipeline/events.ts";
 
 /** One S3 → SQS rule of a bucket's notification configuration. */
 export interface QueueRule {

@@ -10,10 +10,10 @@ import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import sharp from "sharp";
-import { formatTable } from "../../src/cli/table.ts";
-import { getImageItem, type ImageItem, imageIdFor } from "../../src/metadata.ts";
-import { allImages, countImages } from "../../src/query.ts";
-import { queueDepth } from "../../src/queues.ts";
+import { queueDepth } from "../../src/aws/queues.ts";
+import { getImageItem, type ImageItem, imageIdFor } from "../../src/store/metadata.ts";
+import { allImages, countImages } from "../../src/store/query.ts";
+import { formatTable } from "../../src/table.ts";
 import { type Harness, startHarness } from "./harness.ts";
 
 const { values, positionals } = parseArgs({

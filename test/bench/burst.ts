@@ -6,9 +6,9 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
-import { formatTable } from "../../src/cli/table.ts";
-import { countImages } from "../../src/query.ts";
-import { queueDepth } from "../../src/queues.ts";
+import { queueDepth } from "../../src/aws/queues.ts";
+import { countImages } from "../../src/store/query.ts";
+import { formatTable } from "../../src/table.ts";
 import { fixtures } from "../fixtures.ts";
 import { startHarness } from "./harness.ts";
 

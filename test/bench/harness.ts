@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Clients, createClients, destroyClients } from "../../src/clients.ts";
+import { type Clients, createClients, destroyClients } from "../../src/aws/clients.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type EmbeddedStack, startEmbeddedStack } from "../../src/embedded/stack.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { WORKER_PROCESS } from "../../src/process-tuning.ts";
-import { ensureResources } from "../../src/resources.ts";
+import { ensureResources } from "../../src/provision/resources.ts";
 
 /**
  * A throwaway pipeline for measurements: an in-memory embedded stack on a free port, fresh

@@ -3,8 +3,8 @@ import { createServer } from "node:net";
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
-import type { ImageItem } from "../../src/metadata.ts";
-import { startWorker, type Worker } from "../../src/worker.ts";
+import { startWorker, type Worker } from "../../src/pipeline/worker.ts";
+import type { ImageItem } from "../../src/store/metadata.ts";
 import { createPipeline, jpeg, type Pipeline } from "../helpers.ts";
 
 interface Run {

@@ -37,7 +37,8 @@ import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../../src/config.ts";
-import { createDeployClients, type DeployClients, destroyDeployClients } from "../../src/deploy/clients.ts";
+import { createLogger } from "../../src/logger.ts";
+import { createDeployClients, type DeployClients, destroyDeployClients } from "../../src/provision/deploy/clients.ts";
 import {
   applyPlan,
   type DeployContext,
@@ -46,13 +47,12 @@ import {
   errorsAlarm,
   planDeployment,
   StepAction,
-} from "../../src/deploy/deploy.ts";
-import { warnIfLambdaConsumesQueue } from "../../src/deploy/mappings.ts";
-import type { LambdaPackage } from "../../src/deploy/package.ts";
-import { handlerPolicy } from "../../src/deploy/policy.ts";
-import { deploymentArns, deploymentNames, functionEnvironment } from "../../src/deploy/spec.ts";
-import { teardownDeployment } from "../../src/deploy/teardown.ts";
-import { createLogger } from "../../src/logger.ts";
+} from "../../src/provision/deploy/deploy.ts";
+import { warnIfLambdaConsumesQueue } from "../../src/provision/deploy/mappings.ts";
+import type { LambdaPackage } from "../../src/provision/deploy/package.ts";
+import { handlerPolicy } from "../../src/provision/deploy/policy.ts";
+import { deploymentArns, deploymentNames, functionEnvironment } from "../../src/provision/deploy/spec.ts";
+import { teardownDeployment } from "../../src/provision/deploy/teardown.ts";
 import { createPipeline, type Pipeline, testConfig } from "../helpers.ts";
 
 const ACCOUNT = "000000000000";

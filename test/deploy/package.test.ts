@@ -9,10 +9,15 @@ import { promisify } from "node:util";
 import { type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { unzipSync } from "fflate";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { BUNDLE_FILE, buildLambdaPackage, LAMBDA_LIMITS, type LambdaPackage } from "../../src/deploy/package.ts";
-import { functionEnvironment, LAMBDA_HANDLER } from "../../src/deploy/spec.ts";
-import { type ImageItem, imageIdFor } from "../../src/metadata.ts";
-import { toSqsEvent } from "../../src/worker.ts";
+import { toSqsEvent } from "../../src/pipeline/worker.ts";
+import {
+  BUNDLE_FILE,
+  buildLambdaPackage,
+  LAMBDA_LIMITS,
+  type LambdaPackage,
+} from "../../src/provision/deploy/package.ts";
+import { functionEnvironment, LAMBDA_HANDLER } from "../../src/provision/deploy/spec.ts";
+import { type ImageItem, imageIdFor } from "../../src/store/metadata.ts";
 import { createPipeline, jpeg, type Pipeline, waitFor } from "../helpers.ts";
 
 const run = promisify(execFile);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { handlerPolicy, lambdaTrustPolicy } from "../../src/deploy/policy.ts";
-import { deploymentArns } from "../../src/deploy/spec.ts";
+import { handlerPolicy, lambdaTrustPolicy } from "../../src/provision/deploy/policy.ts";
+import { deploymentArns } from "../../src/provision/deploy/spec.ts";
 
 const config = loadConfig({ AWS_ENDPOINT_URL: "", AWS_REGION: "us-west-2", NAME_PREFIX: "acme-images" });
 const arns = deploymentArns(config, "123456789012");

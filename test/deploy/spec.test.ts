@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { functionEnvironment, visibilityProblem } from "../../src/deploy/spec.ts";
+import { functionEnvironment, visibilityProblem } from "../../src/provision/deploy/spec.ts";
 
 describe("the function's configuration", () => {
   it("passes the pipeline's settings to the function and never credentials or an endpoint", () => {

@@ -1,9 +1,9 @@
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
 import { ListQueuesCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { type Clients, createClients, destroyClients } from "../../src/clients.ts";
+import { type Clients, createClients, destroyClients } from "../../src/aws/clients.ts";
 import type { Config } from "../../src/config.ts";
-import { describeResources, ensureResources, teardownResources } from "../../src/resources.ts";
+import { describeResources, ensureResources, teardownResources } from "../../src/provision/resources.ts";
 import { testConfig } from "../helpers.ts";
 
 describe("bootstrap, resources and teardown", () => {

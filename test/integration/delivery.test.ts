@@ -1,14 +1,14 @@
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Clients } from "../../src/clients.ts";
+import type { Clients } from "../../src/aws/clients.ts";
+import { queueDepth } from "../../src/aws/queues.ts";
 import type { Config } from "../../src/config.ts";
-import { createHandler } from "../../src/handler.ts";
 import { silentLogger } from "../../src/logger.ts";
-import { type ImageItem, putImageItem } from "../../src/metadata.ts";
-import { allImages } from "../../src/query.ts";
-import { queueDepth } from "../../src/queues.ts";
-import { queueUrl } from "../../src/resources.ts";
-import { startWorker } from "../../src/worker.ts";
+import { createHandler } from "../../src/pipeline/handler.ts";
+import { startWorker } from "../../src/pipeline/worker.ts";
+import { queueUrl } from "../../src/provision/resources.ts";
+import { type ImageItem, putImageItem } from "../../src/store/metadata.ts";
+import { allImages } from "../../src/store/query.ts";
 import { createPipeline, drainQueue, jpeg, type Pipeline, sqsRecord, waitFor } from "../helpers.ts";
 
 const allItems = (p: { config: Config; clients: Clients }): Promise<ImageItem[]> => allImages(p.config, p.clients);

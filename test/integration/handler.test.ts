@@ -1,7 +1,7 @@
 import type { SQSEvent } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createHandler } from "../../src/handler.ts";
 import { silentLogger } from "../../src/logger.ts";
+import { createHandler } from "../../src/pipeline/handler.ts";
 import { createPipeline, jpeg, type Pipeline, sqsRecord } from "../helpers.ts";
 
 // The handler exactly as Lambda calls it: an SQS event in, batchItemFailures out.

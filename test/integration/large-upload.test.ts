@@ -3,7 +3,7 @@ import { Readable } from "node:stream";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseMessageBody } from "../../src/events.ts";
+import { parseMessageBody } from "../../src/pipeline/events.ts";
 import { createPipeline, drainQueue, type Pipeline } from "../helpers.ts";
 
 // S3 takes up to 5 GB in one PutObject; fauxqs alone stops at 11 MiB, the edge bridges it.

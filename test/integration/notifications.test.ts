@@ -8,11 +8,11 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { GetQueueAttributesCommand as GetSqsQueueAttributes } from "@aws-sdk/client-sqs";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { normalizeSequencer, parseMessageBody } from "../../src/events.ts";
-import { GetQueueAttributesCommand as GetSqsQueueAttributes } from "@aws-sdk/client-sqs";
+import { normalizeSequencer, parseMessageBody } from "../../src/pipeline/events.ts";
 import { createPipeline, drainQueue, type Pipeline } from "../helpers.ts";
 
 // No worker here: the test reads the queue itself to count notifications.

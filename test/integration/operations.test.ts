@@ -1,7 +1,7 @@
 import { SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findTopic, queueUrl } from "../../src/resources.ts";
+import { findTopic, queueUrl } from "../../src/provision/resources.ts";
 import { createPipeline, drainQueue, jpeg, type Pipeline, waitFor } from "../helpers.ts";
 import { runScript } from "../worker-process.ts";
 
@@ -29,7 +29,7 @@ describe("status, redrive and failure alerts", () => {
   afterAll(() => p.close());
 
   it("alerts the failure topic when an image fails, where no CloudWatch alarm would", async () => {
-    const { startWorker } = await import("../../src/worker.ts");
+    const { startWorker } = await import("../../src/pipeline/worker.ts");
     const { silentLogger } = await import("../../src/logger.ts");
     const worker = await startWorker({ config: p.config, clients: p.clients, logger: silentLogger });
     try {

@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, describe, expect, it } from "vitest";
-import { createClients, destroyClients } from "../../src/clients.ts";
+import { createClients, destroyClients } from "../../src/aws/clients.ts";
 import { loadConfig } from "../../src/config.ts";
 import { startEmbeddedStack } from "../../src/embedded/stack.ts";
 import { silentLogger } from "../../src/logger.ts";
-import { getImageItem, imageIdFor } from "../../src/metadata.ts";
-import { ensureResources } from "../../src/resources.ts";
-import { startWorker } from "../../src/worker.ts";
+import { startWorker } from "../../src/pipeline/worker.ts";
+import { ensureResources } from "../../src/provision/resources.ts";
+import { getImageItem, imageIdFor } from "../../src/store/metadata.ts";
 import { drainQueue, jpeg, waitFor } from "../helpers.ts";
 
 // Its own embedded stack on a data folder, stopped and started again: always embedded.

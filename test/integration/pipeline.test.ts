@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { thumbnailKey } from "../../src/handler.ts";
-import { imageIdFor } from "../../src/metadata.ts";
+import { thumbnailKey } from "../../src/pipeline/handler.ts";
+import { imageIdFor } from "../../src/store/metadata.ts";
 import { createPipeline, dimensionsOf, jpeg, type Pipeline, png } from "../helpers.ts";
 
 describe("upload → worker → thumbnails and metadata", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PermanentError } from "../../src/errors.ts";
-import { decodeS3Key, encodeS3Key, normalizeSequencer, parseMessageBody } from "../../src/events.ts";
+import { decodeS3Key, encodeS3Key, normalizeSequencer, parseMessageBody } from "../../src/pipeline/events.ts";
 
 function s3Event(rawKey: string, extra: Record<string, unknown> = {}) {
   return JSON.stringify({

@@ -1,7 +1,7 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { PermanentError } from "../../src/errors.ts";
-import { makeThumbnails, type ThumbnailOptions } from "../../src/thumbnails.ts";
+import { makeThumbnails, type ThumbnailOptions } from "../../src/pipeline/thumbnails.ts";
 import { dimensionsOf, jpeg, png } from "../helpers.ts";
 
 const options: ThumbnailOptions = { sizes: [128, 512], format: "jpeg", quality: 80, maxPixels: 100_000_000 };

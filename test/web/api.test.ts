@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
-import { type ImageItem, ImageStatus, imageIdFor, listShardFor, putImageItem } from "../../src/metadata.ts";
+import { type ImageItem, ImageStatus, imageIdFor, listShardFor, putImageItem } from "../../src/store/metadata.ts";
 import { createGalleryServer, type Gallery } from "../../web/gallery.ts";
 import type { ImageView, UploadTicket } from "../../web/images.ts";
 import { createPipeline, dimensionsOf, jpeg, type Pipeline } from "../helpers.ts";

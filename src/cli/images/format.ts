@@ -1,7 +1,7 @@
 import { formatBytes } from "../../format.ts";
-import type { DeleteResult, ImageUrls, ReprocessOutcome } from "../../manage.ts";
-import type { ImageItem } from "../../metadata.ts";
-import { formatTable } from "../table.ts";
+import type { DeleteResult, ImageUrls, ReprocessOutcome } from "../../store/manage.ts";
+import type { ImageItem } from "../../store/metadata.ts";
+import { formatTable } from "../../table.ts";
 
 /** One line per image, the columns a person scans for; the imageId is what other commands take. */
 export function formatImageTable(items: ImageItem[]): string {

@@ -1,8 +1,8 @@
 import { DescribeAlarmsCommand, type PutMetricAlarmCommandInput } from "@aws-sdk/client-cloudwatch";
 import { PublishCommand } from "@aws-sdk/client-sns";
-import type { Clients } from "./clients.ts";
-import type { Config } from "./config.ts";
-import type { ImageItem } from "./metadata.ts";
+import type { Clients } from "../aws/clients.ts";
+import type { Config } from "../config.ts";
+import type { ImageItem } from "../store/metadata.ts";
 import { METRICS_NAMESPACE, Metric } from "./metrics.ts";
 
 export type FailureNotifier = (item: ImageItem) => Promise<void>;

@@ -9,8 +9,8 @@ import {
   ListEventSourceMappingsCommand,
   ResourceNotFoundException,
 } from "@aws-sdk/client-lambda";
-import { formatTable } from "../cli/table.ts";
-import type { Config } from "../config.ts";
+import type { Config } from "../../config.ts";
+import { formatTable } from "../../table.ts";
 import { type DeployClients, serviceMissing } from "./clients.ts";
 import { deploymentNames } from "./spec.ts";
 

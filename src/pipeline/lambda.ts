@@ -1,9 +1,9 @@
 // The AWS Lambda entry point (handler: lambda.handler). Built once per container, in
 // Lambda's init phase; without AWS_ENDPOINT_URL on Lambda, the clients talk to real AWS.
-import { createClients } from "./clients.ts";
-import { loadConfig } from "./config.ts";
+import { createClients } from "../aws/clients.ts";
+import { loadConfig } from "../config.ts";
+import { createLogger } from "../logger.ts";
 import { createHandler } from "./handler.ts";
-import { createLogger } from "./logger.ts";
 import { createMetrics } from "./metrics.ts";
 import { configureSharpForWorker } from "./thumbnails.ts";
 

@@ -1,6 +1,6 @@
 import { QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import type { Clients } from "./clients.ts";
-import type { Config } from "./config.ts";
+import type { Clients } from "../aws/clients.ts";
+import type { Config } from "../config.ts";
 import { getImageItem, type ImageItem, type ImageStatus, imageIdFor, LIST_SHARDS } from "./metadata.ts";
 
 export interface ListOptions {

@@ -29,10 +29,10 @@ import {
   QueueDoesNotExist,
   SetQueueAttributesCommand,
 } from "@aws-sdk/client-sqs";
-import { alarmDefinitions, existingAlarms } from "./alerts.ts";
-import type { Clients } from "./clients.ts";
-import type { Config } from "./config.ts";
-import { isNotFound } from "./errors.ts";
+import type { Clients } from "../aws/clients.ts";
+import type { Config } from "../config.ts";
+import { isNotFound } from "../errors.ts";
+import { alarmDefinitions, existingAlarms } from "../pipeline/alerts.ts";
 
 export type ResourceKind =
   | "s3-bucket"

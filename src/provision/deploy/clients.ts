@@ -3,8 +3,8 @@ import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { STSClient } from "@aws-sdk/client-sts";
-import { clientOptions } from "../clients.ts";
-import type { Config } from "../config.ts";
+import { clientOptions } from "../../aws/clients.ts";
+import type { Config } from "../../config.ts";
 
 /** The control-plane clients only deploy and teardown use; the pipeline itself never does. */
 export interface DeployClients {

@@ -1,6 +1,6 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from "sharp";
-import type { ThumbnailFormat } from "./config.ts";
-import { ErrorCode, PermanentError } from "./errors.ts";
+import type { ThumbnailFormat } from "../config.ts";
+import { ErrorCode, PermanentError } from "../errors.ts";
 
 /** Formats we decode. SVG and PDF are refused: rendering them can reach local files or the network. */
 export const SUPPORTED_INPUT_FORMATS = ["jpeg", "png", "webp", "gif", "tiff", "avif", "heif"] as const;

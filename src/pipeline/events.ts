@@ -1,5 +1,5 @@
 import type { S3Event, S3EventRecord } from "aws-lambda";
-import { ErrorCode, PermanentError } from "./errors.ts";
+import { ErrorCode, PermanentError } from "../errors.ts";
 
 /** One object to process, whatever shape of message announced it. */
 export interface ObjectRef {

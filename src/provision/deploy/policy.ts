@@ -1,5 +1,5 @@
 // The IAM documents of the role deploy creates when there is neither LAMBDA_ROLE_ARN nor LabRole.
-import type { Config } from "../config.ts";
+import type { Config } from "../../config.ts";
 import type { DeploymentArns } from "./spec.ts";
 
 export interface PolicyStatement {

@@ -35,8 +35,8 @@ import {
 } from "@aws-sdk/client-lambda";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
-import type { Clients } from "../clients.ts";
-import { type Config, describeTarget } from "../config.ts";
+import type { Clients } from "../../aws/clients.ts";
+import { type Config, describeTarget } from "../../config.ts";
 import { describeResources, ensureResources, queueUrl } from "../resources.ts";
 import { type DeployClients, serviceMissing } from "./clients.ts";
 import { isPolling, queueMappings } from "./mappings.ts";

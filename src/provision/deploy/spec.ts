@@ -1,6 +1,6 @@
 // What `npm run deploy` wants to exist: names, ARNs and settings derived from Config alone,
 // so that --dry-run can print them without asking AWS anything.
-import type { Config } from "../config.ts";
+import type { Config } from "../../config.ts";
 
 export const LAMBDA_RUNTIME = "nodejs24.x";
 /** The bundle is lambda.mjs in the zip's root; its export is `handler`. */

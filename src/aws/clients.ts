@@ -4,7 +4,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { Config } from "./config.ts";
+import type { Config } from "../config.ts";
 
 /** Every AWS client the pipeline uses, built once from config and passed down. */
 export interface Clients {

@@ -10,13 +10,13 @@ import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { S3Event } from "aws-lambda";
-import type { Clients } from "./clients.ts";
-import type { Config } from "./config.ts";
-import { isNotFound } from "./errors.ts";
-import { encodeS3Key, stripQuotes } from "./events.ts";
+import type { Clients } from "../aws/clients.ts";
+import type { Config } from "../config.ts";
+import { isNotFound } from "../errors.ts";
+import { encodeS3Key, stripQuotes } from "../pipeline/events.ts";
+import { queueUrl } from "../provision/resources.ts";
 import { type ImageItem, ImageStatus } from "./metadata.ts";
 import { allImages } from "./query.ts";
-import { queueUrl } from "./resources.ts";
 
 /** A resource bootstrap creates is not there (e.g. the queue): nothing to retry, run bootstrap. */
 export class MissingResourceError extends Error {

@@ -1,13 +1,11 @@
 import { GetObjectCommand, NoSuchKey, PutObjectCommand } from "@aws-sdk/client-s3";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import pLimit from "p-limit";
-import type { FailureNotifier } from "./alerts.ts";
-import type { Clients } from "./clients.ts";
-import type { Config } from "./config.ts";
-import { ErrorCode, errorMessage, PermanentError } from "./errors.ts";
-import { normalizeSequencer, type ObjectRef, parseMessageBody, stripQuotes } from "./events.ts";
-import { formatBytes } from "./format.ts";
-import type { Logger } from "./logger.ts";
+import type { Clients } from "../aws/clients.ts";
+import type { Config } from "../config.ts";
+import { ErrorCode, errorMessage, PermanentError } from "../errors.ts";
+import { formatBytes } from "../format.ts";
+import type { Logger } from "../logger.ts";
 import {
   type ImageItem,
   ImageStatus,
@@ -15,7 +13,9 @@ import {
   listShardFor,
   putImageItem,
   type ThumbnailRecord,
-} from "./metadata.ts";
+} from "../store/metadata.ts";
+import type { FailureNotifier } from "./alerts.ts";
+import { normalizeSequencer, type ObjectRef, parseMessageBody, stripQuotes } from "./events.ts";
 import { Metric, type MetricsSink, noMetrics } from "./metrics.ts";
 import { EXTENSIONS, makeThumbnails } from "./thumbnails.ts";
 

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, type PutCommandInput } from "@aws-sdk/lib-dynamodb";
-import type { Clients } from "./clients.ts";
-import type { ResourceNames } from "./config.ts";
+import type { Clients } from "../aws/clients.ts";
+import type { ResourceNames } from "../config.ts";
 
 export const ImageStatus = { Processed: "PROCESSED", Failed: "FAILED" } as const;
 export type ImageStatus = (typeof ImageStatus)[keyof typeof ImageStatus];

@@ -1,5 +1,5 @@
-import { formatTable } from "../src/cli/table.ts";
-import type { ResourceInfo } from "../src/resources.ts";
+import { formatTable } from "../table.ts";
+import type { ResourceInfo } from "./resources.ts";
 
 export function formatResources(resources: ResourceInfo[]): string {
   return formatTable(

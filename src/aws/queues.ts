@@ -5,9 +5,9 @@ import {
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from "@aws-sdk/client-sqs";
+import type { Config } from "../config.ts";
+import { queueUrl } from "../provision/resources.ts";
 import type { Clients } from "./clients.ts";
-import type { Config } from "./config.ts";
-import { queueUrl } from "./resources.ts";
 
 export interface QueueDepth {
   /** Waiting to be received. */

@@ -4,10 +4,10 @@ import {
   ListEventSourceMappingsCommand,
 } from "@aws-sdk/client-lambda";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
-import { type Clients, clientOptions } from "../clients.ts";
-import type { Config } from "../config.ts";
-import { errorMessage } from "../errors.ts";
-import type { Logger } from "../logger.ts";
+import { type Clients, clientOptions } from "../../aws/clients.ts";
+import type { Config } from "../../config.ts";
+import { errorMessage } from "../../errors.ts";
+import type { Logger } from "../../logger.ts";
 import { queueUrl } from "../resources.ts";
 
 /** Mapping states in which Lambda polls the queue, or is about to. */

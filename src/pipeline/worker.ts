@@ -2,14 +2,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { GetQueueAttributesCommand, type Message } from "@aws-sdk/client-sqs";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { Consumer } from "sqs-consumer";
+import type { Clients } from "../aws/clients.ts";
+import type { Config } from "../config.ts";
+import { errorMessage } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+import { findTopic, queueUrl } from "../provision/resources.ts";
 import { alarmsActive, directFailureNotifier, type FailureNotifier } from "./alerts.ts";
-import type { Clients } from "./clients.ts";
-import type { Config } from "./config.ts";
-import { errorMessage } from "./errors.ts";
 import { createHandler } from "./handler.ts";
-import type { Logger } from "./logger.ts";
 import { type MetricsSink, noMetrics } from "./metrics.ts";
-import { findTopic, queueUrl } from "./resources.ts";
 
 export interface WorkerOptions {
   config: Config;

@@ -11,11 +11,11 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { build } from "esbuild";
 import { type Zippable, zipSync } from "fflate";
-import type { LambdaArchitecture } from "../config.ts";
+import type { LambdaArchitecture } from "../../config.ts";
 
 const run = promisify(execFile);
 
-const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const PROJECT_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** Lambda refuses a zip uploaded directly above 50 MB, or one that unpacks to more than 250 MB. */
 export const LAMBDA_LIMITS = { zippedBytes: 50 * 1024 ** 2, unzippedBytes: 250 * 1024 ** 2 } as const;
@@ -107,7 +107,7 @@ function installedSharpVersion(root: string): string {
 async function bundleHandler(root: string): Promise<{ code: Uint8Array; packages: string[] }> {
   const result = await build({
     absWorkingDir: root,
-    entryPoints: ["src/lambda.ts"],
+    entryPoints: ["src/pipeline/lambda.ts"],
     bundle: true,
     platform: "node",
     target: "node24",
