@@ -23,6 +23,15 @@ export interface ImageInfo {
   hasAlpha: boolean;
   /** Frames in an animated GIF/WebP; 1 otherwise. Only the first is decoded. */
   pages: number;
+  /**
+   * How the pixels reach sRGB. "default": sharp converts through the embedded ICC profile
+   * (or assumes sRGB) and keeps JPEG/WebP shrink-on-load. "convert-early": 16-bit and CMYK
+   * input, which sharp's default pipeline processes in Display P3 (16-bit) and writes out
+   * untransformed, so that an Adobe RGB red (220,40,40) became (203,59,50); asking for an
+   * sRGB pipeline converts through the profile at load instead, at the price of
+   * shrink-on-load, which only JPEG and WebP (8-bit RGB) have anyway.
+   */
+  colour: "default" | "convert-early";
 }
 
 export interface ThumbnailOptions {
@@ -112,6 +121,7 @@ export async function inspectImage(input: Buffer, maxPixels: number): Promise<Im
     height: transposed ? storedWidth : storedHeight,
     hasAlpha: meta.hasAlpha ?? false,
     pages: meta.pages ?? 1,
+    colour: meta.depth === "uchar" && meta.space !== "cmyk" ? "default" : "convert-early",
   };
 }
 
@@ -141,7 +151,9 @@ export async function makeThumbnails(input: Buffer, options: ThumbnailOptions): 
   const largest = Math.max(...options.sizes);
   let base: { data: Buffer; info: OutputInfo };
   try {
-    base = await sharp(input, { limitInputPixels: options.maxPixels, failOn: "error", pages: 1 })
+    let pipeline = sharp(input, { limitInputPixels: options.maxPixels, failOn: "error", pages: 1 });
+    if (info.colour === "convert-early") pipeline = pipeline.pipelineColourspace("srgb");
+    base = await pipeline
       .rotate()
       .resize(largest, largest, { fit: "inside", withoutEnlargement: true })
       .toColourspace("srgb")
