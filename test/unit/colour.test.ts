@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeThumbnails } from "../../src/thumbnails.ts";
+import { makeThumbnails } from "../../src/pipeline/thumbnails.ts";
 import { skipUnlessSupported } from "../skip.ts";
 
 /**
