@@ -6,6 +6,7 @@ import type { Logger } from "../logger.ts";
 import { bucketExists } from "../provision/resources.ts";
 import { escapeXml, isLargePost, isLargePut, postLarge, putLarge } from "./large-put.ts";
 import { NotificationConfigError, type NotificationHub } from "./notifications.ts";
+import { handleSqsQuery, isSqsQueryRequest } from "./sqs-query.ts";
 
 export interface EdgeBackends {
   /** fauxqs: S3, SQS, SNS. */
@@ -85,6 +86,9 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
       );
       return;
     }
+    // Older SDKs and CLIs speak SQS's query protocol; fauxqs only its JSON protocol.
+    if (isSqsQueryRequest(req, url, service))
+      return handleSqsQuery(req, res, url, { port: backends.fauxqsPort, agent });
     const bucket = bucketOf(url);
     if (bucket && url.searchParams.has("notification")) {
       await handleNotificationConfig(req, res, bucket);
