@@ -9,8 +9,8 @@ import { GetQueueAttributesCommand as GetSqsAttributes } from "@aws-sdk/client-s
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
-import { type ImageItem, ImageStatus, imageIdFor, LIST_SHARDS, listShardFor } from "../../src/metadata.ts";
-import { startWorker, type Worker } from "../../src/worker.ts";
+import { startWorker, type Worker } from "../../src/pipeline/worker.ts";
+import { type ImageItem, ImageStatus, imageIdFor, LIST_SHARDS, listShardFor } from "../../src/store/metadata.ts";
 import { createPipeline, jpeg, type Pipeline } from "../helpers.ts";
 import { skipUnlessSupported } from "../skip.ts";
 
