@@ -4,7 +4,18 @@ import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "../logger.ts";
 import { bucketExists } from "../provision/resources.ts";
-import { escapeXml, isLargePost, isLargePut, postLarge, putLarge } from "./large-put.ts";
+import { JournalWriteError } from "./event-journal.ts";
+import {
+  entityTooLarge,
+  escapeXml,
+  isLargePost,
+  isLargePut,
+  MAX_OBJECT_BYTES,
+  postLarge,
+  putLarge,
+  S3RequestError,
+  type UploadHooks,
+} from "./large-put.ts";
 import { NotificationConfigError, type NotificationHub } from "./notifications.ts";
 import { handleSqsQuery, isSqsQueryRequest } from "./sqs-query.ts";
 
@@ -31,26 +42,65 @@ const HEALTH_BODY = JSON.stringify({
   edition: "embedded",
 });
 
+export interface EdgeServer extends http.Server {
+  /**
+   * Graceful stop, first step: stop accepting connections, let the S3 writes in flight finish
+   * (at most `graceMs`), then cut what is left (long polls). Resolves once the server is closed.
+   */
+  stopAccepting(graceMs: number): Promise<void>;
+}
+
 /**
  * One endpoint in front of both emulators, like LocalStack's edge port: DynamoDB requests
  * (JSON protocol, X-Amz-Target: DynamoDB_20120810.*) go to dynalite, everything else to
  * fauxqs. The edge adds what neither emulator has: CORS for browser uploads and bucket
- * notification configurations.
+ * notification configurations. An S3 write's 2xx is relayed only once its event is recorded.
  */
-export function createEdgeServer(backends: EdgeBackends): http.Server {
+export function createEdgeServer(backends: EdgeBackends): EdgeServer {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const writesInFlight = new Set<Promise<void>>();
 
   const server = http.createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      // The client went away (an aborted long poll): nothing to answer, nothing wrong.
-      if (req.destroyed || res.destroyed) return;
-      backends.logger.error("edge request failed", { method: req.method, url: req.url, error });
-      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
-      res.end("embedded stack: backend request failed");
-    });
-  });
+    const done = handle(req, res).catch((error: unknown) => answerError(req, res, error));
+    if (isS3Write(req)) {
+      writesInFlight.add(done);
+      void done.finally(() => writesInFlight.delete(done));
+    }
+  }) as EdgeServer;
   // Long polls hold requests for 20 s; keep idle sockets open longer than the SDK's.
   server.keepAliveTimeout = 65_000;
+
+  server.stopAccepting = async (graceMs) => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const grace = new Promise((r) => setTimeout(r, graceMs).unref());
+    await Promise.race([Promise.allSettled([...writesInFlight]), grace]);
+    server.closeAllConnections();
+    await closed;
+    agent.destroy();
+  };
+
+  /**
+   * Every request gets an answer: S3's error shape if nothing was sent yet, a cut connection
+   * if the answer had begun. (Not `req.destroyed`: in Node 24 that is true once the body was read.)
+   */
+  function answerError(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    if (res.writableEnded || res.destroyed) return; // answered, or the client went away
+    if (error instanceof S3RequestError) {
+      if (!res.headersSent) sendS3Error(res, error.status, error.code, error.message, error.extra);
+      else res.destroy();
+      return;
+    }
+    backends.logger.error("edge request failed", { method: req.method, url: req.url, error });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const message =
+      error instanceof JournalWriteError
+        ? `The request may have been applied, but its event notification could not be recorded: ${error.message}. Retry it.`
+        : "We encountered an internal error. Please try again.";
+    sendS3Error(res, 500, "InternalError", message);
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
@@ -94,17 +144,25 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
       await handleNotificationConfig(req, res, bucket);
       return;
     }
-    const announce = (bucket: string, key: string, eventName: string) =>
-      backends.notifications.expectEvent(bucket, key, eventName);
+    if (!isS3Write(req)) {
+      await forward(req, res, backends.fauxqsPort);
+      return;
+    }
+    rejectTooLarge(req);
+    const mark = backends.notifications.mark();
+    const hooks: UploadHooks = {
+      announce: (bucket, key, eventName) => backends.notifications.expectEvent(bucket, key, eventName),
+      confirm: () => backends.notifications.commit(mark),
+    };
     if (isLargePut(req, url)) {
-      await putLarge(req, res, url, backends.s3, announce);
+      await putLarge(req, res, url, backends.s3, hooks);
       return;
     }
     if (isLargePost(req, url)) {
-      await postLarge(req, res, url, backends.s3, announce);
+      await postLarge(req, res, url, backends.s3, hooks);
       return;
     }
-    const status = await forward(req, res, backends.fauxqsPort);
+    const status = await forward(req, res, backends.fauxqsPort, (incoming) => confirmWrite(incoming, mark));
     if (req.method === "DELETE" && bucket && url.pathname === `/${bucket}` && status === 204) {
       backends.notifications.forgetBucket(bucket);
     }
@@ -137,7 +195,32 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
     res.end();
   }
 
-  async function forward(req: IncomingMessage, res: ServerResponse, port: number): Promise<number> {
+  /**
+   * Before fauxqs's answer to an S3 write is relayed: a 2xx waits until the events it caused
+   * are durably recorded (the journal's commit), and becomes a 500 if they cannot be; a 5xx
+   * fauxqs wrote as JSON (e.g. its SQLite store is full) becomes S3's XML InternalError.
+   * Returns the answer to send instead of fauxqs's, if any.
+   */
+  async function confirmWrite(incoming: IncomingMessage, mark: number): Promise<S3RequestError | undefined> {
+    const status = incoming.statusCode ?? 502;
+    if (status >= 200 && status < 300) {
+      await backends.notifications.commit(mark);
+      return undefined;
+    }
+    if (status >= 500 && !String(incoming.headers["content-type"] ?? "").includes("xml")) {
+      const body = (await readBody(incoming)).toString("utf8").slice(0, 500);
+      backends.logger.error("S3 store failed", { status, body });
+      return new S3RequestError(500, "InternalError", `The object store failed: ${storeFailure(body)}`);
+    }
+    return undefined;
+  }
+
+  async function forward(
+    req: IncomingMessage,
+    res: ServerResponse,
+    port: number,
+    beforeRelay?: (incoming: IncomingMessage) => Promise<S3RequestError | undefined>,
+  ): Promise<number> {
     const upstream = http.request({
       host: "127.0.0.1",
       port,
@@ -157,6 +240,15 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
     // the body to be sent before relaying the answer.
     const sent = pipeline(req, upstream).catch(() => undefined);
     const incoming = await response;
+    const instead = await beforeRelay?.(incoming).catch((error: unknown) => {
+      incoming.resume();
+      throw error;
+    });
+    if (instead) {
+      incoming.resume();
+      await sent;
+      throw instead;
+    }
     res.writeHead(incoming.statusCode ?? 502, incoming.headers);
     await pipeline(incoming, res);
     await sent;
@@ -167,6 +259,38 @@ export function createEdgeServer(backends: EdgeBackends): http.Server {
 }
 
 const EMULATED_SERVICES = new Set(["s3", "sqs", "sns", "dynamodb"]);
+
+/**
+ * An S3 request that may create or remove objects, and so cause events: PUT, POST or DELETE
+ * on a bucket path, signed for S3 or unsigned (a presigned POST carries its signature in the
+ * form). SQS/SNS/DynamoDB calls are signed for their own service or name an X-Amz-Target.
+ */
+function isS3Write(req: IncomingMessage): boolean {
+  if (req.method !== "PUT" && req.method !== "POST" && req.method !== "DELETE") return false;
+  if (req.headers["x-amz-target"]) return false;
+  const url = new URL(req.url ?? "/", "http://edge");
+  const service = signedService(req.headers.authorization, url);
+  return (service === undefined || service === "s3") && bucketOf(url) !== undefined;
+}
+
+/**
+ * S3 refuses a body over its limit before reading it (EntityTooLarge, status 400); the
+ * embedded stack's limit is MAX_OBJECT_BYTES, what its store can hold.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+ */
+function rejectTooLarge(req: IncomingMessage): void {
+  const declared = Number(req.headers["x-amz-decoded-content-length"] ?? req.headers["content-length"] ?? 0);
+  if (declared > MAX_OBJECT_BYTES) throw entityTooLarge(declared);
+}
+
+/** fauxqs's JSON error body, reduced to its message (e.g. "database or disk is full"). */
+function storeFailure(body: string): string {
+  try {
+    return String((JSON.parse(body) as { message?: unknown }).message ?? body);
+  } catch {
+    return body || "no details";
+  }
+}
 
 /** The service in a SigV4 credential scope: AKID/date/region/SERVICE/aws4_request. */
 function signedService(authorization: string | undefined, url: URL): string | undefined {
@@ -195,10 +319,19 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function sendS3Error(res: ServerResponse, status: number, code: string, message: string): void {
+function sendS3Error(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, string> = {},
+): void {
+  const fields = Object.entries(extra)
+    .map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`)
+    .join("");
   res.writeHead(status, { "content-type": "application/xml" });
   res.end(
-    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message></Error>`,
+    `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${escapeXml(message)}</Message>${fields}</Error>`,
   );
 }
 

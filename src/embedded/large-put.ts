@@ -15,27 +15,65 @@ import busboy from "busboy";
  * The edge therefore stores such an upload in fauxqs as a multipart upload of 8 MiB parts.
  */
 export const SINGLE_PUT_LIMIT = 10 * 1024 * 1024;
+/**
+ * The largest object the embedded stack stores (S3: 5 GiB in one PutObject). fauxqs keeps a
+ * multipart upload's parts in memory and stores the object as one SQLite BLOB (at most 10⁹
+ * bytes by default), so bigger bodies are refused with EntityTooLarge before they are read.
+ */
+export const MAX_OBJECT_BYTES = 512 * 1024 * 1024;
 const PART_SIZE = 8 * 1024 * 1024;
 /** S3 substitutes the uploaded file's name for this in a POST's key field. */
 const FILENAME_PLACEHOLDER = ["$", "{filename}"].join("");
 
-export function isLargePut(req: IncomingMessage, url: URL): boolean {
-  if (req.method !== "PUT" || req.headers["x-amz-copy-source"]) return false;
-  if (url.searchParams.has("uploadId") || url.searchParams.has("partNumber")) return false;
-  if (url.pathname.split("/").filter(Boolean).length < 2) return false;
-  const size = Number(req.headers["x-amz-decoded-content-length"] ?? req.headers["content-length"] ?? 0);
-  return size > SINGLE_PUT_LIMIT;
+/** An error S3 would answer with its own code and status, e.g. 400 EntityTooLarge. */
+export class S3RequestError extends Error {
+  override name = "S3RequestError";
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** More elements of S3's <Error>, e.g. MaxSizeAllowed. */
+    readonly extra: Record<string, string> = {},
+  ) {
+    super(message);
+  }
 }
 
-/** Called just before an upload completes, so the notification names the event S3's would. */
-export type AnnounceUpload = (bucket: string, key: string, eventName: string) => void;
+/** https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html: status 400. */
+export function entityTooLarge(size: number): S3RequestError {
+  return new S3RequestError(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", {
+    ProposedSize: String(size),
+    MaxSizeAllowed: String(MAX_OBJECT_BYTES),
+  });
+}
+
+/** A PutObject fauxqs cannot take in one request: over its body limit, or of unknown length (chunked). */
+export function isLargePut(req: IncomingMessage, url: URL): boolean {
+  if (req.method !== "PUT" || req.headers["x-amz-copy-source"]) return false;
+  // Parts, tagging, ACLs…: not an object body (the SDK's own `x-id=PutObject` is fine).
+  if (SUBRESOURCES.some((name) => url.searchParams.has(name))) return false;
+  if (url.pathname.split("/").filter(Boolean).length < 2) return false;
+  const declared = req.headers["x-amz-decoded-content-length"] ?? req.headers["content-length"];
+  if (declared === undefined) return req.headers["transfer-encoding"] !== undefined;
+  return Number(declared) > SINGLE_PUT_LIMIT;
+}
+
+const SUBRESOURCES = ["uploadId", "partNumber", "tagging", "acl", "retention", "legal-hold", "renameObject"];
+
+/** What the edge does around an upload it stores itself. */
+export interface UploadHooks {
+  /** Called just before the upload completes, so the notification names the event S3's would. */
+  announce(bucket: string, key: string, eventName: string): void;
+  /** Called once stored, before the answer: resolves when the upload's event is recorded durably. */
+  confirm(): Promise<void>;
+}
 
 export async function putLarge(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
   s3: S3Client,
-  beforeComplete: AnnounceUpload,
+  hooks: UploadHooks,
 ): Promise<void> {
   const [, bucket = "", ...rest] = url.pathname.split("/");
   const header = (name: string) => (req.headers[name] as string | undefined) || undefined;
@@ -51,8 +89,9 @@ export async function putLarge(
     Metadata: userMetadata(Object.entries(req.headers).map(([k, v]) => [k, String(v)])),
   };
   const eTag = await storeMultipart(s3, target, body, () =>
-    beforeComplete(target.Bucket, target.Key, "ObjectCreated:Put"),
+    hooks.announce(target.Bucket, target.Key, "ObjectCreated:Put"),
   );
+  await hooks.confirm();
   res.writeHead(200, { etag: eTag, "content-length": "0" });
   res.end();
 }
@@ -73,7 +112,7 @@ export async function postLarge(
   res: ServerResponse,
   url: URL,
   s3: S3Client,
-  beforeComplete: AnnounceUpload,
+  hooks: UploadHooks,
 ): Promise<void> {
   const Bucket = decodeURIComponent(url.pathname.split("/")[1] ?? "");
   const fields = new Map<string, string>();
@@ -87,7 +126,7 @@ export async function postLarge(
       const Key = (fields.get("key") ?? "").replace(FILENAME_PLACEHOLDER, info.filename ?? "");
       if (!Key) {
         stream.resume();
-        reject(new Error("POST upload without a key field"));
+        reject(new S3RequestError(400, "InvalidArgument", "Bucket POST must contain a field named 'key'."));
         return;
       }
       const field = (name: string) => fields.get(name.toLowerCase()) || undefined;
@@ -102,15 +141,17 @@ export async function postLarge(
           Metadata: userMetadata([...fields.entries()]),
         },
         stream,
-        () => beforeComplete(Bucket, Key, "ObjectCreated:Post"),
+        () => hooks.announce(Bucket, Key, "ObjectCreated:Post"),
       ).then((eTag) => resolve({ key: Key, eTag }), reject);
     });
     form.on("close", () => {
-      if (!gotFile) reject(new Error("POST upload without a file field"));
+      if (!gotFile)
+        reject(new S3RequestError(400, "InvalidArgument", "POST requires exactly one file upload per request."));
     });
     form.on("error", reject);
     req.pipe(form);
   });
+  await hooks.confirm();
   const redirect = fields.get("success_action_redirect") ?? fields.get("redirect");
   if (redirect) {
     const location = new URL(redirect);
@@ -142,7 +183,10 @@ interface MultipartTarget {
   Metadata: Record<string, string>;
 }
 
-/** Streams a body into fauxqs as a multipart upload of 8 MiB parts; returns the ETag. */
+/**
+ * Streams a body into fauxqs as a multipart upload of 8 MiB parts, one part in memory at a
+ * time; returns the ETag. Throws EntityTooLarge past MAX_OBJECT_BYTES (the upload is aborted).
+ */
 async function storeMultipart(
   s3: S3Client,
   target: MultipartTarget,
@@ -155,6 +199,7 @@ async function storeMultipart(
     const parts: { ETag: string; PartNumber: number }[] = [];
     let pending: Buffer[] = [];
     let pendingBytes = 0;
+    let total = 0;
     const flush = async () => {
       const PartNumber = parts.length + 1;
       const data = Buffer.concat(pending);
@@ -166,6 +211,9 @@ async function storeMultipart(
     for await (const chunk of body) {
       pending.push(chunk as Buffer);
       pendingBytes += (chunk as Buffer).length;
+      // A body of unknown length (chunked) is counted as it arrives.
+      total += (chunk as Buffer).length;
+      if (total > MAX_OBJECT_BYTES) throw entityTooLarge(total);
       if (pendingBytes >= PART_SIZE) await flush();
     }
     if (pendingBytes > 0 || parts.length === 0) await flush();

@@ -4,8 +4,10 @@ import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { XMLParser } from "fast-xml-parser";
 import type { FauxqsServer, S3SpyEvent, SpyMessage } from "fauxqs";
 import pLimit from "p-limit";
+import { isNotFound } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { encodeS3Key, stripQuotes } from "../pipeline/events.ts";
+import type { EventJournal, RecordedEvent } from "./event-journal.ts";
 
 /** One S3 → SQS rule of a bucket's notification configuration. */
 export interface QueueRule {
@@ -71,13 +73,19 @@ export function eventMatches(rule: QueueRule, eventName: string, key: string): b
  * Bucket notifications for the embedded stack. fauxqs accepts the configuration call but
  * stores and sends nothing, so the edge keeps the configuration here and this class turns
  * fauxqs's object events into S3 event messages on the configured queues.
+ *
+ * Each event is recorded in the journal while fauxqs handles the request, before its answer
+ * reaches the edge; the edge relays a 2xx only after `commit` (the journal fsynced it). It is
+ * then sent to its queues and marked done; a failed send is retried, and whatever is still
+ * recorded at start-up is sent again. At least once, as on S3.
  */
 export class NotificationHub {
   private configs = new Map<string, StoredBucketConfig>();
   private syncBatch: S3SpyEvent[] = [];
   private storedByEdge = new Map<string, string>();
-  private inFlight = 0;
-  private sequence = 0n;
+  /** Recorded, not yet on every queue: id → the event and how many sends failed. */
+  private undelivered = new Map<number, { event: RecordedEvent; failures: number }>();
+  private retryTimers = new Set<NodeJS.Timeout>();
   /**
    * Events are delivered a few at a time, each after a HeadObject round trip to fauxqs for
    * size and ETag: one at a time, 20,000 uploads took about 40 s to reach the queue. Order
@@ -93,6 +101,7 @@ export class NotificationHub {
     private readonly region: string,
     private readonly logger: Logger,
     private readonly file: string | undefined,
+    private readonly journal: EventJournal,
   ) {
     if (file && existsSync(file)) {
       const saved = JSON.parse(readFileSync(file, "utf8")) as Record<string, StoredBucketConfig>;
@@ -112,15 +121,42 @@ export class NotificationHub {
       .catch(() => {
         // Rejected when the spy is cleared on shutdown.
       });
+    const { recovered } = this.journal;
+    if (recovered.length > 0) {
+      this.logger.info("sending S3 events recorded before the last stop", { events: recovered.length });
+    }
+    for (const event of recovered) this.schedule(event);
   }
 
-  /** Resolves once every event seen so far has been delivered. */
-  async drain(): Promise<void> {
-    while (this.syncBatch.length > 0 || this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+  /** A position to pass to `commit` once the request that may cause events is answered upstream. */
+  mark(): number {
+    return this.journal.mark();
   }
 
-  stop(): void {
+  /**
+   * Resolves once the events of every request answered so far are durably recorded; rejects
+   * with JournalWriteError if one recorded since `mark` could not be: answer a 5xx then.
+   */
+  commit(mark: number): Promise<void> {
+    return this.journal.commit(mark);
+  }
+
+  /** Resolves once every event seen so far is on its queues, or after `timeoutMs`; true if all were. */
+  async drain(timeoutMs = 5_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.syncBatch.length > 0 || this.undelivered.size > 0) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return true;
+  }
+
+  /** Stops sending (what is not sent stays recorded for the next start) and closes the journal. */
+  async stop(): Promise<void> {
     this.stopped = true;
+    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.retryTimers.clear();
+    await this.journal.close();
   }
 
   getXml(bucket: string): string {
@@ -170,7 +206,8 @@ export class NotificationHub {
     if (event.status !== "uploaded" && event.status !== "copied" && event.status !== "deleted") return;
     if (!this.configs.has(event.bucket)) return;
     // The events of one request are reported in one synchronous run; two requests never
-    // share one, so the microtask boundary separates requests.
+    // share one, so the microtask boundary separates requests. The microtask still runs
+    // before fauxqs's answer can reach the edge, so the events are in the journal by then.
     this.syncBatch.push(event);
     if (this.syncBatch.length === 1) queueMicrotask(() => this.closeBatch());
   }
@@ -178,65 +215,113 @@ export class NotificationHub {
   private closeBatch(): void {
     const events = this.syncBatch;
     this.syncBatch = [];
-    for (const created of collapse(events)) {
-      // Sequencers are assigned in arrival order, before any await, so they grow per key;
-      // so is what the edge announced for this upload, before a later upload of the key.
-      const sequencer = this.nextSequencer();
-      const id = `${created.bucket}/${created.key}`;
-      const asStored = this.storedByEdge.get(id);
+    for (const event of collapse(events)) {
+      const config = this.configs.get(event.bucket);
+      if (!config) continue;
+      const id = `${event.bucket}/${event.key}`;
+      const announced = this.storedByEdge.get(id);
       this.storedByEdge.delete(id);
-      this.inFlight++;
-      // setImmediate: leave fauxqs's call stack before talking to it.
-      setImmediate(() => {
-        this.deliveries(() => this.deliver(created, sequencer, asStored))
-          .catch((error: unknown) => {
-            this.logger.error("notification not delivered", { bucket: created.bucket, key: created.key, error });
-          })
-          .finally(() => {
-            this.inFlight--;
-          });
+      const eventName = announced ?? event.eventName;
+      // A Put may turn out to be a CompleteMultipartUpload (see deliver): keep the rules of both.
+      const names =
+        eventName === "ObjectCreated:Put" ? [eventName, "ObjectCreated:CompleteMultipartUpload"] : [eventName];
+      const targets = config.queues
+        .filter((rule) => names.some((name) => eventMatches(rule, name, event.key)))
+        .map((rule) => ({ queueArn: rule.queueArn, configurationId: rule.id, events: rule.events }));
+      if (targets.length === 0) continue;
+      // Sequencers are assigned in arrival order, before any await, so they grow per key.
+      const recorded = this.journal.add({
+        bucket: event.bucket,
+        key: event.key,
+        eventName,
+        time: event.timestamp,
+        sequencer: this.journal.nextSequencer(),
+        targets,
+        ...(announced && { exact: true }),
       });
+      this.schedule(recorded);
     }
   }
 
-  private nextSequencer(): string {
-    this.sequence += 1n;
-    const value = BigInt(Date.now()) * 1_000_000n + (this.sequence % 1_000_000n);
-    return value.toString(16).toUpperCase().padStart(18, "0");
+  private schedule(event: RecordedEvent, failures = 0): void {
+    this.undelivered.set(event.id, { event, failures });
+    // setImmediate: leave fauxqs's call stack before talking to it.
+    setImmediate(() => {
+      this.deliveries(() => this.deliver(event)).then(
+        () => {
+          this.undelivered.delete(event.id);
+          this.journal.done(event.id);
+        },
+        (error: unknown) => this.retryLater(event, failures + 1, error),
+      );
+    });
   }
 
-  private async deliver(created: ObjectEvent, sequencer: string, asStored: string | undefined): Promise<void> {
-    const config = this.configs.get(created.bucket);
-    if (!config) return;
-    const rules = config.queues.filter((rule) => eventMatches(rule, created.eventName, created.key));
-    if (rules.length === 0) return;
-    if (created.eventName.startsWith("ObjectRemoved:")) {
-      // S3's removal events carry no size and no eTag: the object is gone.
-      for (const rule of rules) this.send(rule.queueArn, this.record(rule, created, created.eventName, { sequencer }));
-      return;
+  /** A send failed (fauxqs busy, disk full): the event stays recorded; try again, backing off to 30 s. */
+  private retryLater(event: RecordedEvent, failures: number, error: unknown): void {
+    if (this.stopped) return;
+    const delay = Math.min(30_000, 250 * 2 ** Math.min(failures, 7));
+    this.logger.warn("notification not delivered yet; retrying", {
+      bucket: event.bucket,
+      key: event.key,
+      failures,
+      retryInMs: delay,
+      error,
+    });
+    this.undelivered.set(event.id, { event, failures });
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      if (!this.stopped) this.schedule(event, failures);
+    }, delay);
+    this.retryTimers.add(timer);
+  }
+
+  private async deliver(event: RecordedEvent): Promise<void> {
+    if (this.stopped) throw new Error("notifications stopped");
+    let eventName = event.eventName;
+    let object: { size?: number; eTag?: string; sequencer: string } = { sequencer: event.sequencer };
+    if (!event.eventName.startsWith("ObjectRemoved:")) {
+      let head: { ContentLength?: number; ETag?: string };
+      try {
+        head = await this.s3.send(new HeadObjectCommand({ Bucket: event.bucket, Key: event.key }));
+      } catch (error) {
+        // Deleted again before we looked: S3 would still have sent the event, but with no
+        // size to report; the handler treats a missing object as nothing to do.
+        if (!isNotFound(error)) throw error;
+        head = {};
+      }
+      const multipart = /-\d+$/.test(stripQuotes(head.ETag ?? ""));
+      if (!event.exact && eventName === "ObjectCreated:Put" && multipart) {
+        eventName = "ObjectCreated:CompleteMultipartUpload";
+      }
+      // S3's removal events carry no size and no eTag: the object is gone. Creations do.
+      object = { size: head.ContentLength ?? 0, eTag: stripQuotes(head.ETag ?? ""), sequencer: event.sequencer };
     }
-    let head: { ContentLength?: number; ETag?: string };
-    try {
-      head = await this.s3.send(new HeadObjectCommand({ Bucket: created.bucket, Key: created.key }));
-    } catch {
-      // Deleted again before we looked: S3 would still have sent the event, but with no
-      // size to report; the handler treats a missing object as nothing to do.
-      head = {};
+    for (const target of [...event.targets]) {
+      const rule = {
+        id: target.configurationId,
+        queueArn: target.queueArn,
+        events: target.events,
+        prefix: "",
+        suffix: "",
+      };
+      if (!eventMatches(rule, eventName, event.key)) {
+        // Recorded for a Put that turned out to be a CompleteMultipartUpload, or the reverse.
+      } else if (!this.fauxqs.inspectQueue(queueNameOf(target.queueArn))) {
+        // S3 drops events for a queue that no longer exists; so do we, loudly.
+        this.logger.warn("notification dropped: queue does not exist", { queueArn: target.queueArn, key: event.key });
+      } else {
+        this.send(target.queueArn, this.message(event, target.configurationId, eventName, object));
+      }
+      // Sent (or never to be): a retry of this event must not send it again.
+      event.targets = event.targets.filter((t) => t !== target);
     }
-    const multipart = /-\d+$/.test(stripQuotes(head.ETag ?? ""));
-    const eventName =
-      asStored ??
-      (created.eventName === "ObjectCreated:Put" && multipart
-        ? "ObjectCreated:CompleteMultipartUpload"
-        : created.eventName);
-    const object = { size: head.ContentLength ?? 0, eTag: stripQuotes(head.ETag ?? ""), sequencer };
-    for (const rule of rules) this.send(rule.queueArn, this.record(rule, created, eventName, object));
   }
 
   /** One S3 event notification message: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html */
-  private record(
-    rule: QueueRule,
-    created: ObjectEvent,
+  private message(
+    event: RecordedEvent,
+    configurationId: string,
     eventName: string,
     object: { size?: number; eTag?: string; sequencer: string },
   ): unknown {
@@ -246,20 +331,20 @@ export class NotificationHub {
           eventVersion: "2.1",
           eventSource: "aws:s3",
           awsRegion: this.region,
-          eventTime: new Date(created.timestamp).toISOString(),
+          eventTime: new Date(event.time).toISOString(),
           eventName,
           userIdentity: { principalId: "AWS:EMBEDDED" },
           requestParameters: { sourceIPAddress: "127.0.0.1" },
           responseElements: { "x-amz-request-id": randomUUID(), "x-amz-id-2": "embedded" },
           s3: {
             s3SchemaVersion: "1.0",
-            configurationId: rule.id,
+            configurationId,
             bucket: {
-              name: created.bucket,
+              name: event.bucket,
               ownerIdentity: { principalId: "EMBEDDED" },
-              arn: `arn:aws:s3:::${created.bucket}`,
+              arn: `arn:aws:s3:::${event.bucket}`,
             },
-            object: { key: encodeS3Key(created.key), ...object },
+            object: { key: encodeS3Key(event.key), ...object },
           },
         },
       ],

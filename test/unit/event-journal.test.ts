@@ -1,0 +1,136 @@
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import {
+  EventJournal,
+  type JournalFile,
+  JournalWriteError,
+  type OpenJournalFile,
+  openRealFile,
+  type RecordedEvent,
+} from "../../src/embedded/event-journal.ts";
+
+/** An event as the notification hub records it; `key` is what the tests tell apart. */
+function event(journal: EventJournal, key: string): Omit<RecordedEvent, "id"> {
+  return {
+    bucket: "uploads-bucket",
+    key,
+    eventName: "ObjectCreated:Put",
+    time: Date.now(),
+    sequencer: journal.nextSequencer(),
+    targets: [
+      { queueArn: "arn:aws:sqs:us-east-1:000000000000:q", configurationId: "c", events: ["s3:ObjectCreated:*"] },
+    ],
+  };
+}
+
+/** Opens the real file, but fails like a full disk while `full` is set: half the bytes land, then ENOSPC. */
+function faultyFile(state: { full: boolean }): OpenJournalFile {
+  return async (file) => {
+    const real = await openRealFile(file);
+    return {
+      ...real,
+      async write(data, position) {
+        if (!state.full) return real.write(data, position);
+        await real.write(data.subarray(0, Math.floor(data.length / 2)), position);
+        throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      },
+    } satisfies JournalFile;
+  };
+}
+
+describe("the S3 event journal", () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "journal-"));
+    file = path.join(dir, "events.journal");
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gives back, after a crash, every committed event not yet marked done", async () => {
+    const first = await EventJournal.open(file);
+    const since = first.mark();
+    const a = first.add(event(first, "uploads/a.jpg"));
+    first.add(event(first, "uploads/b.jpg"));
+    await first.commit(since);
+    // No close: the process died here.
+
+    const second = await EventJournal.open(file);
+    expect(second.recovered.map((e) => e.key)).toEqual(["uploads/a.jpg", "uploads/b.jpg"]);
+    second.done(a.id);
+    await second.close();
+
+    const third = await EventJournal.open(file);
+    expect(third.recovered.map((e) => e.key)).toEqual(["uploads/b.jpg"]);
+    await third.close();
+  });
+
+  it("keeps a key's sequencers growing across restarts, even when the clock steps back", async () => {
+    const first = await EventJournal.open(file);
+    const a = first.add(event(first, "uploads/a.jpg"));
+    await first.commit(0);
+    first.done(a.id);
+    await first.close();
+
+    vi.spyOn(Date, "now").mockReturnValue(a.time - 3_600_000);
+    const second = await EventJournal.open(file);
+    expect(second.recovered).toEqual([]);
+    const later = second.nextSequencer();
+    expect(later.length).toBe(a.sequencer.length);
+    expect(later > a.sequencer).toBe(true);
+    expect(second.nextSequencer() > later).toBe(true);
+    await second.close();
+  });
+
+  it("fails the commit when the event cannot be written, and stays readable for the next ones", async () => {
+    const state = { full: true };
+    const journal = await EventJournal.open(file, faultyFile(state));
+    const before = journal.mark();
+    journal.add(event(journal, "uploads/lost.jpg"));
+    await expect(journal.commit(before)).rejects.toBeInstanceOf(JournalWriteError);
+
+    state.full = false;
+    const after = journal.mark();
+    journal.add(event(journal, "uploads/kept.jpg"));
+    await journal.commit(after);
+    // A request that began before the failure is failed too; one that began after is not.
+    await expect(journal.commit(before)).rejects.toBeInstanceOf(JournalWriteError);
+
+    const reopened = await EventJournal.open(file);
+    expect(reopened.recovered.map((e) => e.key)).toEqual(["uploads/kept.jpg"]);
+    await reopened.close();
+    await journal.close();
+  });
+
+  it("ignores a line cut short by a crash mid-write", async () => {
+    const journal = await EventJournal.open(file);
+    journal.add(event(journal, "uploads/a.jpg"));
+    await journal.commit(0);
+    appendFileSync(file, '{"add":{"id":99,"bucket":"uploads-bu');
+    const reopened = await EventJournal.open(file);
+    expect(reopened.recovered.map((e) => e.key)).toEqual(["uploads/a.jpg"]);
+    reopened.add(event(reopened, "uploads/b.jpg"));
+    await reopened.commit(0);
+    expect(
+      readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .every((l) => JSON.parse(l)),
+    ).toBe(true);
+    await reopened.close();
+    await journal.close();
+  });
+
+  it("keeps events in memory only without a file", async () => {
+    const journal = await EventJournal.open(undefined);
+    journal.add(event(journal, "uploads/a.jpg"));
+    await journal.commit(0);
+    expect(journal.recovered).toEqual([]);
+    await journal.close();
+  });
+});
