@@ -4,10 +4,16 @@ import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { startEmbeddedStack } from "../src/embedded/stack.ts";
 import { silentLogger } from "../src/logger.ts";
+import { clearPipelineSettings } from "./hermetic-env.ts";
 import { LOCALSTACK_SERVICES, PINNED_LOCALSTACK_IMAGE } from "./localstack.ts";
 
+// The only settings a test run takes from the shell: which backend (AWS_ENDPOINT_URL) and which
+// LocalStack. Read here, then cleared with every other pipeline variable before any test starts.
+const EXTERNAL_ENDPOINT = process.env.AWS_ENDPOINT_URL;
 /** The pinned image unless LOCALSTACK_IMAGE names another (newer ones need LOCALSTACK_AUTH_TOKEN). */
 const LOCALSTACK_IMAGE = process.env.LOCALSTACK_IMAGE || PINNED_LOCALSTACK_IMAGE;
+const LOCALSTACK_AUTH_TOKEN = process.env.LOCALSTACK_AUTH_TOKEN;
+clearPipelineSettings(process.env);
 
 export type Backend = "embedded" | "localstack" | "external";
 
@@ -19,12 +25,13 @@ declare module "vitest" {
 }
 
 /**
- * Chooses what the integration tests run against, once for the whole run:
+ * Chooses what the integration tests run against, once for the whole run (the user's other
+ * pipeline settings are cleared by then: see clearPipelineSettings):
  * AWS_ENDPOINT_URL set → that endpoint; a Docker engine → LocalStack via testcontainers;
  * otherwise → the embedded stack on a free port.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const external = process.env.AWS_ENDPOINT_URL;
+  const external = EXTERNAL_ENDPOINT;
   if (external) {
     report("external", external, "AWS_ENDPOINT_URL is set");
     project.provide("endpoint", external);
@@ -38,7 +45,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const container = await new LocalstackContainer(LOCALSTACK_IMAGE)
       .withEnvironment({
         SERVICES: LOCALSTACK_SERVICES.join(","),
-        ...(process.env.LOCALSTACK_AUTH_TOKEN && { LOCALSTACK_AUTH_TOKEN: process.env.LOCALSTACK_AUTH_TOKEN }),
+        ...(LOCALSTACK_AUTH_TOKEN && { LOCALSTACK_AUTH_TOKEN }),
       })
       .start();
     const endpoint = container.getConnectionUri();

@@ -25,9 +25,11 @@ function images(args: string[], env: Record<string, string> = {}): Promise<Run> 
       process.execPath,
       ["--import", "tsx", "src/cli/images.ts", ...args],
       {
+        // The run's environment is cleared of pipeline settings (test/hermetic-env.ts), .env included.
         env: {
-          PATH: process.env.PATH,
+          ...process.env,
           AWS_ENDPOINT_URL: inject("endpoint"),
+          AWS_REGION: "us-east-1",
           AWS_ACCESS_KEY_ID: "test",
           AWS_SECRET_ACCESS_KEY: "test",
           NAME_PREFIX: pipeline.config.names.prefix,

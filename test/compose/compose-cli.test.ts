@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { withoutPipelineSettings } from "../hermetic-env.ts";
 import { skipUnlessSupported } from "../skip.ts";
 import { COMPOSE_FILE, type ComposeService } from "./repo.ts";
 
@@ -39,7 +40,13 @@ function resolve(dotenv: string): { services: Record<string, ComposeService> } {
   if (cli.v1) text = text.replace(/^name: .*$/m, "");
   writeFileSync(path.join(dir, "docker-compose.yml"), text);
   writeFileSync(path.join(dir, ".env"), dotenv);
-  const out = execFileSync(cli.command, [...cli.args, "config"], { cwd: dir, encoding: "utf8", timeout: 30_000 });
+  // The shell's variables win over .env in Compose: none of the user's may reach it.
+  const out = execFileSync(cli.command, [...cli.args, "config"], {
+    cwd: dir,
+    env: withoutPipelineSettings(process.env),
+    encoding: "utf8",
+    timeout: 30_000,
+  });
   return parse(out);
 }
 
