@@ -303,17 +303,32 @@ async function ensureAlarmResources(config: Config, clients: Clients, topicArn: 
   }));
 }
 
+/** The uploads bucket's notification to the queue, as `npm start` and `npm run resources` name it. */
+function notificationName(config: Config): string {
+  return `${config.names.uploadsBucket} → ${config.names.queue}`;
+}
+
+/** Whether the uploads bucket sends created objects under the upload prefix to this queue. */
+async function hasNotification(config: Config, clients: Clients, queueArn: string): Promise<boolean> {
+  const current = await clients.s3.send(
+    new GetBucketNotificationConfigurationCommand({ Bucket: config.names.uploadsBucket }),
+  );
+  return (
+    current.QueueConfigurations?.some(
+      (q) =>
+        q.QueueArn === queueArn &&
+        q.Filter?.Key?.FilterRules?.some((r) => r.Name?.toLowerCase() === "prefix" && r.Value === config.uploadPrefix),
+    ) ?? false
+  );
+}
+
 async function ensureNotification(config: Config, clients: Clients, queueArn: string): Promise<ResourceInfo> {
   const bucket = config.names.uploadsBucket;
   const id = "uploads-to-queue";
-  const name = `${bucket} → ${config.names.queue}`;
-  const current = await clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: bucket }));
-  const already = current.QueueConfigurations?.some(
-    (q) =>
-      q.QueueArn === queueArn &&
-      q.Filter?.Key?.FilterRules?.some((r) => r.Name?.toLowerCase() === "prefix" && r.Value === config.uploadPrefix),
-  );
-  if (already) return { kind: "s3-notification", name, state: "exists", detail: `prefix ${config.uploadPrefix}` };
+  const name = notificationName(config);
+  if (await hasNotification(config, clients, queueArn)) {
+    return { kind: "s3-notification", name, state: "exists", detail: `prefix ${config.uploadPrefix}` };
+  }
   await clients.s3.send(
     new PutBucketNotificationConfigurationCommand({
       Bucket: bucket,
@@ -376,6 +391,15 @@ export async function describeResources(config: Config, clients: Clients): Promi
       ...(arn && { arn }),
     });
   }
+  // The last link of the pipeline, as `npm start` lists it: without it uploads reach no queue.
+  const queueArn = out.find((r) => r.kind === "sqs-queue" && r.name === names.queue)?.arn;
+  const uploads = out[0]?.state === "present";
+  out.push({
+    kind: "s3-notification",
+    name: notificationName(config),
+    state: uploads && queueArn && (await hasNotification(config, clients, queueArn)) ? "present" : "missing",
+    detail: `prefix ${config.uploadPrefix}`,
+  });
   return out;
 }
 

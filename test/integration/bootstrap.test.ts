@@ -1,10 +1,14 @@
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
 import { ListQueuesCommand } from "@aws-sdk/client-sqs";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Clients, createClients, destroyClients } from "../../src/aws/clients.ts";
 import type { Config } from "../../src/config.ts";
 import { describeResources, ensureResources, teardownResources } from "../../src/provision/resources.ts";
 import { testConfig } from "../helpers.ts";
+import { missingFeature } from "../localstack-only/backend.ts";
+
+// Asked of the backend, not guessed from the endpoint: AWS_ENDPOINT_URL may be LocalStack or `npm run stack`.
+const alarmsExpected = (await missingFeature("cloudwatch")) === undefined;
 
 describe("bootstrap, resources and teardown", () => {
   let config: Config;
@@ -16,8 +20,8 @@ describe("bootstrap, resources and teardown", () => {
   afterAll(() => destroyClients(clients));
 
   it("creates everything once, and nothing on a second run", async () => {
-    // The embedded stack has no CloudWatch: alarms are reported as unavailable there.
-    const alarmState = inject("backend") === "embedded" ? "unavailable" : "created";
+    // Without CloudWatch (the embedded stack), alarms are reported as unavailable.
+    const alarmState = alarmsExpected ? "created" : "unavailable";
     const first = await ensureResources(config, clients);
     expect(first.map((r) => [r.kind, r.state])).toEqual([
       ["s3-bucket", "created"],
@@ -34,7 +38,7 @@ describe("bootstrap, resources and teardown", () => {
     expect(second.filter((r) => r.state !== "exists" && r.state !== "unavailable")).toEqual([]);
   });
 
-  it("lists buckets, queue, dead-letter queue, table and topic with their ARNs", async () => {
+  it("lists buckets, queues, table, topic, alarms and the bucket notification, as bootstrap does", async () => {
     const resources = await describeResources(config, clients);
     expect(resources.map((r) => [r.kind, r.name, r.state])).toEqual([
       ["s3-bucket", config.names.uploadsBucket, "present"],
@@ -43,10 +47,14 @@ describe("bootstrap, resources and teardown", () => {
       ["sqs-queue", config.names.deadLetterQueue, "present"],
       ["dynamodb-table", config.names.table, "present"],
       ["sns-topic", config.names.failureTopic, "present"],
-      ["cloudwatch-alarm", config.names.failureAlarm, inject("backend") === "embedded" ? "unavailable" : "present"],
-      ["cloudwatch-alarm", config.names.deadLetterAlarm, inject("backend") === "embedded" ? "unavailable" : "present"],
+      ["cloudwatch-alarm", config.names.failureAlarm, alarmsExpected ? "present" : "unavailable"],
+      ["cloudwatch-alarm", config.names.deadLetterAlarm, alarmsExpected ? "present" : "unavailable"],
+      ["s3-notification", `${config.names.uploadsBucket} → ${config.names.queue}`, "present"],
     ]);
-    for (const r of resources.filter((r) => r.state === "present")) expect(r.arn).toMatch(/^arn:aws:/);
+    // A bucket notification is a setting of the bucket: it has no ARN of its own.
+    for (const r of resources.filter((r) => r.state === "present" && r.kind !== "s3-notification")) {
+      expect(r.arn, r.name).toMatch(/^arn:aws:/);
+    }
     expect(resources.find((r) => r.kind === "sqs-queue" && r.name === config.names.queue)?.url).toMatch(/^https?:\/\//);
   });
 
