@@ -14,9 +14,9 @@ RUN npm ci --omit=dev --no-audit --no-fund \
   && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime
-# `npm run` starts scripts through a shell. Debian's dash stays in between and dies on SIGTERM
-# without passing it on, orphaning the worker mid-image; bash execs the script's command, so
-# `docker stop` → tini → npm → tsx → the worker, which then finishes what it holds.
+# `npm run` starts scripts through a shell; the long-running scripts `exec` node (package.json), so
+# `docker stop` → tini → npm → the worker, which then finishes what it holds. bash as npm's
+# script shell keeps that true for a script without `exec` too (bash execs a lone command).
 # MALLOC_ARENA_MAX=2: fewer glibc malloc arenas for libvips' threads, lower peak memory
 # (measured with npm run bench).
 ENV NODE_ENV=production \

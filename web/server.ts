@@ -2,6 +2,7 @@
 
 import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { configFromEnvironment, fail } from "../src/cli/env.ts";
+import { onStopRequest } from "../src/cli/process.ts";
 import { describeTarget } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
 import { createGalleryServer } from "./gallery.ts";
@@ -23,12 +24,13 @@ const url = await gallery
 logger.info("gallery listening", { url, endpoint: describeTarget(config) });
 
 let stopping = false;
-async function shutdown(): Promise<void> {
+async function shutdown(reason: string): Promise<void> {
   if (stopping) return;
   stopping = true;
+  logger.info("stopping", { reason });
   await gallery.close();
   destroyClients(clients);
   process.exit(0);
 }
-process.on("SIGINT", () => void shutdown());
-process.on("SIGTERM", () => void shutdown());
+// A signal, or npm start (its parent) gone even by kill -9.
+onStopRequest((reason) => void shutdown(reason));

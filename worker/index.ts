@@ -2,6 +2,7 @@
 
 import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { configFromEnvironment } from "../src/cli/env.ts";
+import { onStopRequest } from "../src/cli/process.ts";
 import { describeTarget } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
 import { createMetrics } from "../src/pipeline/metrics.ts";
@@ -21,10 +22,10 @@ const worker = startWorker({ config, clients, logger, metrics, signal: abort.sig
 void worker.then(() => warnIfLambdaConsumesQueue(config, clients, logger)).catch(() => {});
 
 let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+async function shutdown(reason: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  logger.info("stopping: finishing in-flight images", { signal });
+  logger.info("stopping: finishing in-flight images", { reason });
   abort.abort();
   try {
     await (await worker).stop();
@@ -34,8 +35,8 @@ async function shutdown(signal: string): Promise<void> {
   destroyClients(clients);
   process.exit(0);
 }
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
+// A signal, or npm start (its parent) gone even by kill -9: finish what is in flight, then exit.
+onStopRequest((reason) => void shutdown(reason));
 
 worker.catch((error: unknown) => {
   if (stopping) return;

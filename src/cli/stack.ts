@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { describeStartError, embeddedStackOptions, startEmbeddedStack } from "../embedded/stack.ts";
 import { createLogger } from "../logger.ts";
 import { configFromEnvironment, fail } from "./env.ts";
+import { onStopRequest } from "./process.ts";
 
 const { values } = parseArgs({
   options: {
@@ -23,9 +24,8 @@ console.log(`Embedded AWS stack (S3, SQS, SNS, DynamoDB) listening on ${stack.en
 console.log(
   values["in-memory"] ? "State: in memory only" : `State: ${config.embedded.dataDir}/ (kept across restarts)`,
 );
-const stop = async () => {
+// A signal (npm passes SIGINT and SIGTERM on), a closed terminal, or npm gone.
+onStopRequest(async () => {
   await stack.stop();
   process.exit(0);
-};
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
+});

@@ -15,6 +15,7 @@ import {
   interpolation,
   loadCompose,
   packageJson,
+  scriptEntry,
 } from "./repo.ts";
 
 function lint(file: string) {
@@ -117,8 +118,8 @@ describe("docker-compose.yml", () => {
       expect(command.slice(0, 2), name).toEqual(["npm", "run"]);
       const script = packageJson.scripts[command[2] ?? ""];
       expect(script, `package.json script for ${name}`).toBeDefined();
-      // "tsx [node flags] worker/index.ts": the entry file must be inside what the image copies.
-      const entry = /^tsx(?: --\S+)* (\S+)$/.exec(script ?? "")?.[1] ?? "";
+      // The entry file must be inside what the image copies.
+      const entry = scriptEntry(script ?? "") ?? "";
       expect(entry, `${name}: ${script}`).not.toBe("");
       expect(
         copied.some((src) => entry === src || entry.startsWith(`${src}/`)),

@@ -6,7 +6,7 @@ import path from "node:path";
 import { DockerfileParser } from "dockerfile-ast";
 import { validate } from "dockerfile-utils";
 import { describe, expect, it } from "vitest";
-import { dockerfileCopies, dockerignored, loadCompose, packageJson, ROOT, read } from "./repo.ts";
+import { dockerfileCopies, dockerignored, loadCompose, packageJson, ROOT, read, scriptEntry } from "./repo.ts";
 
 const text = read("Dockerfile");
 const dockerfile = DockerfileParser.parse(text);
@@ -104,12 +104,12 @@ describe("Dockerfile", () => {
   });
 });
 
-/** The entry files of the compose services' npm scripts ("tsx --flag worker/index.ts" → worker/index.ts). */
+/** The entry files of the compose services' npm scripts (see scriptEntry). */
 function serviceEntries(): string[] {
   const commands = Object.values(loadCompose().services).flatMap((s) => (s.build ? [[s.command].flat()] : []));
   return commands.map((command) => {
     const script = packageJson.scripts[command[2] ?? ""] ?? "";
-    return /^tsx(?: --\S+)* (\S+)$/.exec(script)?.[1] ?? script;
+    return scriptEntry(script) ?? script;
   });
 }
 

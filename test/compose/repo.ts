@@ -21,6 +21,14 @@ export interface PackageJson {
 
 export const packageJson = JSON.parse(read("package.json")) as PackageJson;
 
+/**
+ * The entry file an npm script runs: "exec node [node flags] --import tsx worker/index.ts" (a
+ * long-running process) or "tsx [node flags] bootstrap/index.ts" → the path; undefined otherwise.
+ */
+export function scriptEntry(script: string): string | undefined {
+  return /^(?:exec )?(?:node|tsx)(?: --import tsx| --\S+)* (\S+)$/.exec(script)?.[1];
+}
+
 export interface ComposeService {
   image?: string;
   build?: string | { context?: string };

@@ -27,4 +27,12 @@ describe("process settings in package.json", () => {
     expectFlagsBeforeEntry("stack", "src/cli/stack.ts", STACK_PROCESS.nodeFlags);
     expectFlagsBeforeEntry("bench", "test/bench/bench.ts", STACK_PROCESS.nodeFlags);
   });
+
+  it("the long-running scripts exec Node itself: npm's SIGTERM and SIGINT reach the program, with no shell or tsx process between", () => {
+    // dash, npm's script shell on Debian, neither execs a lone command nor passes signals on; the tsx
+    // CLI is one more process that outlives a kill -9 of its parent. test/cli/start.test.ts runs it.
+    for (const script of ["start", "stack", "worker", "web"]) {
+      expect(scripts[script], script).toMatch(/^exec node (--[\w-]+=\S+ )*--import tsx \S+\.ts$/);
+    }
+  });
 });
