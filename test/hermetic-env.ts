@@ -15,13 +15,14 @@ export const PIPELINE_VARIABLES: readonly string[] = [...new Set([...CONFIG_VARI
  * Clears the user's settings from `env` (the test run's own process.env, in global setup: every
  * test worker and every child process a test starts inherits it):
  * - every AWS_ variable, the SDK's own included (AWS_PROFILE, AWS_ENDPOINT_URL_S3...), is
- *   removed: tests give endpoint, region and credentials explicitly;
+ *   removed: tests give endpoint, region and credentials explicitly; so are dotenv's options;
  * - every other pipeline variable is set to "": src/config.ts reads "" as unset, and dotenv never
  *   overrides a variable that is set, so a .env in the project cannot reach a child process either.
  *   (AWS_ variables cannot be blanked: the SDK would take "" for a region.)
  */
 export function clearPipelineSettings(env: NodeJS.ProcessEnv): void {
-  for (const name of Object.keys(env)) if (name.startsWith("AWS_")) delete env[name];
+  // DOTENV_OVERRIDE, DOTENV_CONFIG_PATH...: dotenv's own options, which could let .env win.
+  for (const name of Object.keys(env)) if (name.startsWith("AWS_") || name.startsWith("DOTENV_")) delete env[name];
   for (const name of PIPELINE_VARIABLES) if (!name.startsWith("AWS_")) env[name] = "";
 }
 
