@@ -59,7 +59,7 @@ export async function waitUntilHealthy(endpoint: string, child: ChildProcess & {
       );
       return ok ? true : undefined;
     },
-    30_000,
+    60_000,
     "the stack to answer",
   );
 }

@@ -16,7 +16,8 @@ import { exited } from "../worker-process.ts";
 
 // The stack as its own process on a data folder, killed and started again: always embedded.
 // S3's promise: once an upload was answered 2xx, its event reaches the queue at least once.
-describe("the embedded stack killed right after acknowledging uploads", () => {
+// A stack process starts in ~2 s on an idle machine, in 10 s or more on a busy one.
+describe("the embedded stack killed right after acknowledging uploads", { timeout: 120_000 }, () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), "pipeline-crash-"));
   let port: number;
   let endpoint: string;
