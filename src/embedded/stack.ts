@@ -27,6 +27,11 @@ export interface EmbeddedStackOptions {
 export interface EmbeddedStack {
   /** The edge endpoint, e.g. http://localhost:4566: use it as AWS_ENDPOINT_URL. */
   endpoint: string;
+  /**
+   * Resolves true once the S3 events of every request answered so far are on their queues,
+   * false if that takes over `timeoutMs` (the benchmark waits for this).
+   */
+  notificationsDelivered(timeoutMs: number): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -64,6 +69,7 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     let stopping: Promise<void> | undefined;
     return {
       endpoint: `http://${hostForUrl}:${port}`,
+      notificationsDelivered: (timeoutMs) => notifications.drain(timeoutMs),
       stop() {
         stopping ??= (async () => {
           // 1. No new requests; S3 writes in flight finish (their events get recorded).

@@ -1,11 +1,11 @@
-// npm run bench [folder] [-- --rounds 3 --pillow --latency 10 --backlog 5000]
+// npm run bench [folder] [-- --rounds 3 --pillow --latency 10 --backlog 5000 | --peer]
 // Measures, on the same images in one run: raw sharp (the reference), the whole pipeline on
 // the embedded stack, optionally the original Pillow loop; alternating rounds, medians.
-import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+// --peer instead races the project's worker against the original project's own code.
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
@@ -15,12 +15,22 @@ import { getImageItem, type ImageItem, imageIdFor } from "../../src/store/metada
 import { allImages, countImages } from "../../src/store/query.ts";
 import { formatTable } from "../../src/table.ts";
 import { type Harness, startHarness } from "./harness.ts";
+import { comparePeer, type PeerRound, type RawRun } from "./peer.ts";
+import { findPython, type PythonCommand, sharedBenchScript } from "./python.ts";
+import { type Measure, measured, median, medianOf, notRun, notRunReasons, peerReport, ratio, show } from "./report.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     rounds: { type: "string", default: "3" },
     pillow: { type: "boolean", default: false },
+    "pillow-script": { type: "string", default: sharedBenchScript("pillow_thumb.py") },
+    // The original project's Lambda code as a worker on the same stack, against ours.
+    peer: { type: "boolean", default: false },
+    "peer-script": { type: "string", default: sharedBenchScript("seed_worker.py") },
+    "peer-procs": { type: "string", default: String(cpus().length) },
+    // Each round uploads the folder this many times.
+    "peer-copies": { type: "string", default: "2" },
     latency: { type: "string", default: "10" },
     backlog: { type: "string", default: "0" },
     // Uploads in flight, as `npm run seed-images` does by default.
@@ -34,6 +44,20 @@ const workerEnv = Object.fromEntries(
 );
 const folder = positionals[0] ?? "img";
 const rounds = Math.max(1, Number(values.rounds));
+
+// What was asked for and cannot run is said first, not after minutes of measuring.
+const pillowCommand = values.pillow ? findPython(values["pillow-script"]) : undefined;
+const peerCommand = values.peer ? findPython(values["peer-script"], { needsBoto3: true }) : undefined;
+for (const [what, found] of [
+  ["original Pillow loop (--pillow)", pillowCommand],
+  ["original pipeline (--peer)", peerCommand],
+] as const) {
+  if (found && "notRun" in found) {
+    console.error(`${what}: not run (${found.notRun})`);
+    process.exit(1);
+  }
+}
+
 const files = readdirSync(folder)
   .filter((f) => /\.(jpe?g|png|webp|gif|tiff?|avif)$/i.test(f))
   .sort()
@@ -51,9 +75,10 @@ console.log(
 );
 
 /** Reference: sharp alone, in-process, no I/O, smallest size only, both cores busy. */
-async function raw(): Promise<number> {
+async function raw(): Promise<RawRun> {
   sharp.concurrency(1);
   const limit = pLimit(cores);
+  const cpu = process.cpuUsage();
   const start = performance.now();
   await Promise.all(
     files.map((f) =>
@@ -66,7 +91,12 @@ async function raw(): Promise<number> {
       ),
     ),
   );
-  return files.length / ((performance.now() - start) / 1000);
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  return {
+    imagesPerSecond: files.length / seconds,
+    cpuSecondsPerImage: (used.user + used.system) / 1e6 / files.length,
+  };
 }
 
 interface PipelineRound {
@@ -137,14 +167,16 @@ async function waitForItems(h: Harness, prefix: string, count: number, since: nu
   }
 }
 
-function pillow(): number | undefined {
-  const script = fileURLToPath(new URL("../../../shared/bench/pillow_thumb.py", import.meta.url));
-  if (!existsSync(script)) return undefined;
-  const out = execFileSync("/usr/bin/python3", [script, folder, "--procs", String(cores), "--passes", "1"], {
+/** The original project's thumbnail step as a plain Pillow loop over the folder. */
+function pillow(command: PythonCommand): Measure {
+  const run = spawnSync(command.python, [command.script, folder, "--procs", String(cores), "--passes", "1"], {
     encoding: "utf8",
+    env: { ...process.env, ...command.env },
   });
-  const match = out.match(/([\d.]+) images\/s/);
-  return match ? Number(match[1]) : undefined;
+  const match = run.stdout?.match(/([\d.]+) images\/s/);
+  if (run.status === 0 && match) return measured(Number(match[1]));
+  const why = run.stderr?.trim().split("\n").at(-1) || run.error?.message || `exit code ${run.status}`;
+  return notRun(`${path.basename(command.script)} failed: ${why}`);
 }
 
 /** One upload at a time on an idle stack: upload complete → item readable. */
@@ -209,129 +241,179 @@ async function backlog(count: number) {
   };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-};
-const medianOf = (rows: { pipeline: PipelineRound }[], key: keyof PipelineRound["cpuPerImage"]) =>
+const medianCpu = (rows: { pipeline: PipelineRound }[], key: keyof PipelineRound["cpuPerImage"]) =>
   Number(median(rows.map((r) => r.pipeline.cpuPerImage[key])).toFixed(3));
 const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
 };
 
-const h = await startHarness(workerEnv);
-const rows: { round: number; raw: number; pipeline: PipelineRound; pillow?: number }[] = [];
-try {
-  await raw(); // warm-up: sharp's first call loads libvips
-  for (let round = 1; round <= rounds; round++) {
-    const r = await raw();
-    const p = await pipeline(h, round);
-    const pil = values.pillow ? pillow() : undefined;
-    rows.push({ round, raw: r, pipeline: p, ...(pil !== undefined && { pillow: pil }) });
+/** The default run: raw sharp, the pipeline, and what was asked for, in alternating rounds. */
+async function mainBench(): Promise<Measure[]> {
+  const h = await startHarness(workerEnv);
+  const rows: { round: number; raw: RawRun; pipeline: PipelineRound; pillow?: Measure }[] = [];
+  try {
+    await raw(); // warm-up: sharp's first call loads libvips
+    for (let round = 1; round <= rounds; round++) {
+      const r = await raw();
+      const p = await pipeline(h, round);
+      const pil = pillowCommand && !("notRun" in pillowCommand) ? pillow(pillowCommand) : undefined;
+      rows.push({ round, raw: r, pipeline: p, ...(pil !== undefined && { pillow: pil }) });
+      console.log(
+        `round ${round}: raw ${r.imagesPerSecond.toFixed(1)} img/s, pipeline ${p.imagesPerSecond.toFixed(1)} img/s` +
+          (pil !== undefined ? `, pillow ${show(pil, 1)} img/s` : ""),
+      );
+    }
+    const latency = await singleUploadLatency(h, Number(values.latency));
+    const allLatencies = rows.flatMap((r) => r.pipeline.latenciesMs);
+    const pillowRate = values.pillow ? medianOf(rows.map((r) => r.pillow ?? notRun("no Pillow run"))) : undefined;
+    const pipelineOverPillow = values.pillow
+      ? medianOf(rows.map((r) => ratio(measured(r.pipeline.imagesPerSecond), r.pillow ?? notRun("no Pillow run"))))
+      : undefined;
+    const rawCpu = median(rows.map((r) => r.raw.cpuSecondsPerImage));
+    const workerCpu = median(rows.map((r) => r.pipeline.workerCpuSecondsPerImage));
+    const result = {
+      folder,
+      images: files.length,
+      megapixels: Number(megapixels.toFixed(1)),
+      cores,
+      rounds,
+      thumbnailSizes: h.config.thumbnails.sizes,
+      rawImagesPerSecond: median(rows.map((r) => r.raw.imagesPerSecond)),
+      pipelineImagesPerSecond: median(rows.map((r) => r.pipeline.imagesPerSecond)),
+      pipelineOverRaw: median(rows.map((r) => r.pipeline.imagesPerSecond / r.raw.imagesPerSecond)),
+      ...(pillowRate && { pillowImagesPerSecond: pillowRate }),
+      ...(pipelineOverPillow && { pipelineOverPillow }),
+      burstLatencyMs: {
+        p50: Math.round(percentile(allLatencies, 50)),
+        p95: Math.round(percentile(allLatencies, 95)),
+        max: Math.round(Math.max(...allLatencies)),
+      },
+      singleUploadLatencyMs: {
+        p50: Math.round(percentile(latency, 50)),
+        p95: Math.round(percentile(latency, 95)),
+        max: Math.round(Math.max(...latency)),
+      },
+      workerPeakRssMiB: Math.round(h.workerPeakRssMiB()),
+      workerCpuSecondsPerImage: Number(workerCpu.toFixed(3)),
+      totalCpuSecondsPerImage: Number(median(rows.map((r) => r.pipeline.totalCpuSecondsPerImage)).toFixed(3)),
+      cpuSecondsPerImage: {
+        images: medianCpu(rows, "images"),
+        workerJs: medianCpu(rows, "workerJs"),
+        workerGc: medianCpu(rows, "workerGc"),
+        stackAndUploads: medianCpu(rows, "stackAndUploads"),
+        // Raw's own CPU per image (all its threads): what the thumbnails alone would need.
+        raw: Number(rawCpu.toFixed(3)),
+      },
+      workerCpuOverRaw: Number((workerCpu / rawCpu).toFixed(2)),
+      ...(Number(values.backlog) > 0 && { backlog: await backlog(Number(values.backlog)) }),
+    };
+    const fmt = (n: number) => n.toFixed(2);
+    console.log();
     console.log(
-      `round ${round}: raw ${r.toFixed(1)} img/s, pipeline ${p.imagesPerSecond.toFixed(1)} img/s` +
-        (pil !== undefined ? `, pillow ${pil.toFixed(1)} img/s` : ""),
-    );
-  }
-  const latency = await singleUploadLatency(h, Number(values.latency));
-  const allLatencies = rows.flatMap((r) => r.pipeline.latenciesMs);
-  const result = {
-    folder,
-    images: files.length,
-    megapixels: Number(megapixels.toFixed(1)),
-    cores,
-    rounds,
-    thumbnailSizes: h.config.thumbnails.sizes,
-    rawImagesPerSecond: median(rows.map((r) => r.raw)),
-    pipelineImagesPerSecond: median(rows.map((r) => r.pipeline.imagesPerSecond)),
-    pipelineOverRaw: median(rows.map((r) => r.pipeline.imagesPerSecond / r.raw)),
-    ...(values.pillow && {
-      pillowImagesPerSecond: median(rows.map((r) => r.pillow ?? 0)),
-      pipelineOverPillow: median(rows.map((r) => r.pipeline.imagesPerSecond / (r.pillow ?? 1))),
-    }),
-    burstLatencyMs: {
-      p50: Math.round(percentile(allLatencies, 50)),
-      p95: Math.round(percentile(allLatencies, 95)),
-      max: Math.round(Math.max(...allLatencies)),
-    },
-    singleUploadLatencyMs: {
-      p50: Math.round(percentile(latency, 50)),
-      p95: Math.round(percentile(latency, 95)),
-      max: Math.round(Math.max(...latency)),
-    },
-    workerPeakRssMiB: Math.round(h.workerPeakRssMiB()),
-    workerCpuSecondsPerImage: Number(median(rows.map((r) => r.pipeline.workerCpuSecondsPerImage)).toFixed(3)),
-    totalCpuSecondsPerImage: Number(median(rows.map((r) => r.pipeline.totalCpuSecondsPerImage)).toFixed(3)),
-    cpuSecondsPerImage: {
-      images: medianOf(rows, "images"),
-      workerJs: medianOf(rows, "workerJs"),
-      workerGc: medianOf(rows, "workerGc"),
-      stackAndUploads: medianOf(rows, "stackAndUploads"),
-      // Raw's own cost per image, on the same cores: what the thumbnails alone would need.
-      raw: Number(median(rows.map((r) => cores / r.raw)).toFixed(3)),
-    },
-    ...(Number(values.backlog) > 0 && { backlog: await backlog(Number(values.backlog)) }),
-  };
-  const fmt = (n: number) => n.toFixed(2);
-  console.log();
-  console.log(
-    formatTable(
-      ["measure", "median", "target"],
-      [
-        ["raw sharp, 128 px only (img/s)", fmt(result.rawImagesPerSecond), "reference"],
-        [`pipeline, sizes ${result.thumbnailSizes.join("+")} (img/s)`, fmt(result.pipelineImagesPerSecond), ""],
-        ["pipeline ÷ raw", fmt(result.pipelineOverRaw), "≥ 0.90"],
-        ...(result.pillowImagesPerSecond !== undefined
-          ? [
-              ["original Pillow loop (img/s)", fmt(result.pillowImagesPerSecond), ""],
-              ["pipeline ÷ Pillow", fmt(result.pipelineOverPillow ?? 0), "≥ 1.00"],
-            ]
-          : []),
+      formatTable(
+        ["measure", "median", "target"],
         [
-          "burst latency p50 / p95 / max (ms)",
-          `${result.burstLatencyMs.p50} / ${result.burstLatencyMs.p95} / ${result.burstLatencyMs.max}`,
-          "",
-        ],
-        [
-          "single upload latency p50 / p95 / max (ms)",
-          `${result.singleUploadLatencyMs.p50} / ${result.singleUploadLatencyMs.p95} / ${result.singleUploadLatencyMs.max}`,
-          "p50 ≤ 500",
-        ],
-        ["worker peak RSS (MiB)", String(result.workerPeakRssMiB), "≤ 512"],
-        ["CPU s per image: worker / all", `${result.workerCpuSecondsPerImage} / ${result.totalCpuSecondsPerImage}`, ""],
-        [
-          "  thumbnails / worker JS / worker GC / stack+uploads",
+          ["raw sharp, 128 px only (img/s)", fmt(result.rawImagesPerSecond), "reference"],
+          [`pipeline, sizes ${result.thumbnailSizes.join("+")} (img/s)`, fmt(result.pipelineImagesPerSecond), ""],
+          ["pipeline ÷ raw", fmt(result.pipelineOverRaw), "≥ 0.90"],
+          ...(pillowRate && pipelineOverPillow
+            ? [
+                ["original Pillow loop (img/s)", show(pillowRate), ""],
+                ["pipeline ÷ Pillow", show(pipelineOverPillow), "≥ 1.00"],
+              ]
+            : []),
           [
-            result.cpuSecondsPerImage.images,
-            result.cpuSecondsPerImage.workerJs,
-            result.cpuSecondsPerImage.workerGc,
-            result.cpuSecondsPerImage.stackAndUploads,
-          ].join(" / "),
-          `raw: ${result.cpuSecondsPerImage.raw}`,
+            "burst latency p50 / p95 / max (ms)",
+            `${result.burstLatencyMs.p50} / ${result.burstLatencyMs.p95} / ${result.burstLatencyMs.max}`,
+            "",
+          ],
+          [
+            "single upload latency p50 / p95 / max (ms)",
+            `${result.singleUploadLatencyMs.p50} / ${result.singleUploadLatencyMs.p95} / ${result.singleUploadLatencyMs.max}`,
+            "p50 ≤ 500",
+          ],
+          ["worker peak RSS (MiB)", String(result.workerPeakRssMiB), "≤ 512"],
+          [
+            "CPU s per image: worker / all",
+            `${result.workerCpuSecondsPerImage} / ${result.totalCpuSecondsPerImage}`,
+            "",
+          ],
+          [
+            "  thumbnails / worker JS / worker GC / stack+uploads",
+            [
+              result.cpuSecondsPerImage.images,
+              result.cpuSecondsPerImage.workerJs,
+              result.cpuSecondsPerImage.workerGc,
+              result.cpuSecondsPerImage.stackAndUploads,
+            ].join(" / "),
+            `raw: ${result.cpuSecondsPerImage.raw}`,
+          ],
+          ["worker CPU ÷ raw sharp CPU, per image", fmt(result.workerCpuOverRaw), "≤ 1.10"],
+          ...(result.backlog
+            ? [
+                [
+                  `backlog of ${values.backlog}: uploaded / all events queued after (s)`,
+                  `${result.backlog.uploadSeconds} / ${result.backlog.queuedSeconds}`,
+                  "",
+                ],
+                [`backlog of ${values.backlog}: img/s per 2 s interval`, rates(result.backlog.samples), "steady"],
+                [
+                  "backlog: worker RSS min / max (MiB)",
+                  `${Math.min(...result.backlog.samples.map((s) => s.rssMiB))} / ${Math.max(...result.backlog.samples.map((s) => s.rssMiB))}`,
+                  "flat",
+                ],
+              ]
+            : []),
         ],
-        ...(result.backlog
-          ? [
-              [
-                `backlog of ${values.backlog}: uploaded / all events queued after (s)`,
-                `${result.backlog.uploadSeconds} / ${result.backlog.queuedSeconds}`,
-                "",
-              ],
-              [`backlog of ${values.backlog}: img/s per 2 s interval`, rates(result.backlog.samples), "steady"],
-              [
-                "backlog: worker RSS min / max (MiB)",
-                `${Math.min(...result.backlog.samples.map((s) => s.rssMiB))} / ${Math.max(...result.backlog.samples.map((s) => s.rssMiB))}`,
-                "flat",
-              ],
-            ]
-          : []),
-      ],
-    ),
+      ),
+    );
+    console.log(`\n${JSON.stringify(result)}`);
+    return [pillowRate, pipelineOverPillow].filter((m): m is Measure => m !== undefined);
+  } finally {
+    await h.stop();
+  }
+}
+
+/** --peer: the project's worker and the original project's, alternating on one stack. */
+async function peerBench(command: PythonCommand): Promise<Measure[]> {
+  const copies = Math.max(1, Number(values["peer-copies"]));
+  const procs = Math.max(1, Number(values["peer-procs"]));
+  console.log(
+    `--peer: ${files.length * copies} uploads per run (the folder ${copies}×); the project's worker against ${path.basename(command.script)} (${procs} processes), one after the other on the same stack.`,
   );
-  console.log(`\n${JSON.stringify(result)}`);
-} finally {
-  await h.stop();
+  const h = await startHarness(workerEnv, { worker: false });
+  let out: PeerRound[];
+  try {
+    await raw(); // warm-up: sharp's first call loads libvips
+    out = await comparePeer({
+      h,
+      files,
+      copies,
+      rounds,
+      uploadConcurrency: Number(values["upload-concurrency"]),
+      peer: command,
+      procs,
+      raw,
+      log: (line) => console.log(line),
+    });
+  } finally {
+    await h.stop();
+  }
+  const report = peerReport(out, rounds);
+  console.log();
+  console.log(formatTable(["", "project (img/s)", "original (img/s)", "project ÷ original"], report.rows));
+  console.log();
+  console.log(formatTable(["CPU s per image (median)", "value", "target"], report.cpu));
+  console.log(`\n${JSON.stringify(report.json)}`);
+  return report.measures;
+}
+
+const measures = peerCommand && !("notRun" in peerCommand) ? await peerBench(peerCommand) : await mainBench();
+const missing = notRunReasons(measures);
+if (missing.length > 0) {
+  console.error(`\nNot every measurement asked for could run: ${missing.join("; ")}`);
+  process.exitCode = 1;
 }
 
 function rates(samples: { seconds: number; done: number }[]): string {

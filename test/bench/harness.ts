@@ -17,8 +17,10 @@ export interface Harness {
   config: Config;
   clients: Clients;
   worker: ChildProcess;
-  /** Starts the worker when the harness was started without one. */
+  /** Starts the worker when none is running (the harness was started without one, or it was stopped). */
   startWorker(): void;
+  /** Stops the worker as SIGTERM does (it finishes what it holds); resolves when it has exited. */
+  stopWorker(): Promise<void>;
   /** Current resident memory of the worker process (VmRSS), in MiB. */
   workerRssMiB(): number;
   /** Peak resident memory of the worker process so far (VmHWM), in MiB. */
@@ -78,22 +80,26 @@ export async function startHarness(
       return worker;
     },
     startWorker() {
-      worker ??= spawnWorker();
+      if (!worker || worker.exitCode !== null || worker.signalCode !== null) worker = spawnWorker();
     },
+    stopWorker: () => stopProcess(worker),
     workerRssMiB: () => procStatusKiB(pid(), "VmRSS") / 1024,
     workerPeakRssMiB: () => procStatusKiB(pid(), "VmHWM") / 1024,
     workerCpu: () => procCpuSplit(pid()),
     async stop() {
-      const running = worker;
-      if (running && running.exitCode === null) {
-        const exit = new Promise((r) => running.once("exit", r));
-        running.kill("SIGTERM");
-        await exit;
-      }
+      await stopProcess(worker);
       destroyClients(clients);
       await stack.stop();
     },
   };
+}
+
+/** SIGTERM, then resolves when the process has exited (at once if it already has). */
+export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exit = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exit;
 }
 
 function procStatusKiB(pid: number, field: string): number {
@@ -125,7 +131,7 @@ export interface CpuSplit {
  * The process total counts threads that have exited (libvips starts and ends its own);
  * the main thread (tid = pid) and V8's helpers ("V8Worker") live as long as the process.
  */
-function procCpuSplit(pid: number): CpuSplit {
+export function procCpuSplit(pid: number): CpuSplit {
   let gcThreads = 0;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
