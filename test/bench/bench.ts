@@ -76,7 +76,9 @@ console.log(
 
 /** Reference: sharp alone, in-process, no I/O, smallest size only, both cores busy. */
 async function raw(): Promise<RawRun> {
+  // sharp set up as in the worker (configureSharpForWorker): one thread per image, no cache.
   sharp.concurrency(1);
+  sharp.cache(false);
   const limit = pLimit(cores);
   const cpu = process.cpuUsage();
   const start = performance.now();

@@ -87,6 +87,8 @@ export async function comparePeer(o: PeerOptions): Promise<PeerRound[]> {
         await untilIdle(workers);
         await sleep(Math.max(0, stoppedAt + AFTER_STOP_MS - performance.now()));
         runs[which] = await timeRound(o, workers, `${h.config.uploadPrefix}peer/r${round}-${which}/`);
+      } catch (error) {
+        runs[which] = failedRun(`${which}: ${(error as Error).message}`);
       } finally {
         await workers.stop();
         stoppedAt = performance.now();
@@ -124,14 +126,9 @@ function fmt(m: Measure): string {
 async function timeRound(o: PeerOptions, workers: Workers, prefix: string): Promise<PipelineRun> {
   const { h } = o;
   const count = o.files.length * o.copies;
-  const failed = (why: string): PipelineRun => ({
-    imagesPerSecond: notRun(why),
-    workerCpuPerImage: notRun(why),
-    stackCpuPerImage: notRun(why),
-  });
   const depth0 = await queueDepth(h.clients, h.config.names.queue);
   if ((depth0?.waiting ?? 0) + (depth0?.inFlight ?? 0) > 0) {
-    return failed(`the queue was not empty before the round: ${JSON.stringify(depth0)}`);
+    return failedRun(`the queue was not empty before the round: ${JSON.stringify(depth0)}`);
   }
   const workerCpu0 = workers.cpuSeconds();
   const ownCpu0 = process.cpuUsage();
@@ -153,7 +150,7 @@ async function timeRound(o: PeerOptions, workers: Workers, prefix: string): Prom
     ).flat(),
   );
   if (!(await h.stack.notificationsDelivered(60_000))) {
-    return failed("the uploads' S3 events did not all reach the queue within 60 s");
+    return failedRun("the uploads' S3 events did not all reach the queue within 60 s");
   }
   // Polled often: the end of the round is known to within a poll; both pipelines pay the
   // same small cost for it.
@@ -166,8 +163,8 @@ async function timeRound(o: PeerOptions, workers: Workers, prefix: string): Prom
       break;
     }
     const gone = workers.exited();
-    if (gone) return failed(gone);
-    if (performance.now() > deadline) return failed(`timed out with ${JSON.stringify(depth)} messages left`);
+    if (gone) return failedRun(gone);
+    if (performance.now() > deadline) return failedRun(`timed out with ${JSON.stringify(depth)} messages left`);
     await sleep(50);
   }
   const own = process.cpuUsage(ownCpu0);
@@ -176,6 +173,10 @@ async function timeRound(o: PeerOptions, workers: Workers, prefix: string): Prom
     workerCpuPerImage: measured((workers.cpuSeconds() - workerCpu0) / count),
     stackCpuPerImage: measured((own.user + own.system) / 1e6 / count),
   };
+}
+
+function failedRun(why: string): PipelineRun {
+  return { imagesPerSecond: notRun(why), workerCpuPerImage: notRun(why), stackCpuPerImage: notRun(why) };
 }
 
 /** Resolves once the workers have started and sit in their long polls (using no CPU). */
