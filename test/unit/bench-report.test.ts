@@ -82,12 +82,13 @@ describe("npm run bench, asked for a measurement that cannot run", () => {
         ["--import", "tsx", bench, "img", option, scriptOption, "/nonexistent/script.py"],
         {
           encoding: "utf8",
-          timeout: 50_000,
+          // It loads sharp and the AWS SDK first: seconds on an idle machine, far more on a busy one.
+          timeout: 170_000,
         },
       );
       expect(result.stderr).toContain("not run (/nonexistent/script.py not found)");
       expect(result.stdout).not.toMatch(/img\/s/);
       expect(result.status).toBe(1);
-    });
+    }, 180_000);
   }
 });
