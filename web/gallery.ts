@@ -5,7 +5,7 @@ import type { Clients } from "../src/aws/clients.ts";
 import type { Config } from "../src/config.ts";
 import { errorMessage } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
-import { ImageStatus } from "../src/store/metadata.ts";
+import { LISTED_STATUSES, type ListedStatus } from "../src/store/metadata.ts";
 import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE } from "../src/store/query.ts";
 import { type ChangeEvent, createChangeFeed } from "./changes.ts";
 import { createPresigner, presignUpload, s3Origins, toImageView, UploadRequestError } from "./images.ts";
@@ -27,7 +27,7 @@ export interface Gallery {
 
 export const DEFAULT_PAGE_SIZE = 24;
 const MAX_BODY_BYTES = 16 * 1024;
-const STATUSES: readonly string[] = Object.values(ImageStatus);
+const STATUSES: readonly string[] = LISTED_STATUSES;
 
 const STATIC_FILES = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
@@ -135,7 +135,7 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
         ...optional("since", query.get("since")),
         ...optional("until", query.get("until")),
         ...optional("cursor", query.get("cursor")),
-        ...(status && { status: status as ImageStatus }),
+        ...(status && { status: status as ListedStatus }),
       });
       const items = await Promise.all(page.items.map((item) => toImageView(config, presigner, item)));
       return sendJson(res, 200, { items, ...(page.nextCursor && { nextCursor: page.nextCursor }) });

@@ -6,7 +6,7 @@ import { type Clients, createClients, destroyClients } from "../aws/clients.ts";
 import { type Config, describeTarget } from "../config.ts";
 import { errorMessage } from "../errors.ts";
 import { deleteImage, failedImages, MissingResourceError, presignImageUrls, reprocessImages } from "../store/manage.ts";
-import { getImageItem, type ImageItem, ImageStatus } from "../store/metadata.ts";
+import { getImageItem, type ImageItem, ImageStatus, LISTED_STATUSES, type ListedStatus } from "../store/metadata.ts";
 import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE, scanImages } from "../store/query.ts";
 import { configFromEnvironment, explainConnectionError } from "./env.ts";
 import { formatDeleted, formatImageDetail, formatImageTable, formatReprocessed } from "./images/format.ts";
@@ -35,8 +35,13 @@ function print(json: boolean, data: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text()}\n`);
 }
 
-async function resolveImage(config: Config, clients: Clients, idOrKey: string): Promise<ImageItem> {
-  const item = await findImage(config, clients, idOrKey);
+async function resolveImage(
+  config: Config,
+  clients: Clients,
+  idOrKey: string,
+  options: { includeDeleted?: boolean } = {},
+): Promise<ImageItem> {
+  const item = await findImage(config, clients, idOrKey, options);
   if (item) return item;
   throw new NotFoundError(
     `No image "${idOrKey}" in table ${config.names.table} on ${describeTarget(config)}. ` +
@@ -56,9 +61,9 @@ function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
-function statusArgument(value: string): ImageStatus {
-  const status = value.toUpperCase() as ImageStatus;
-  if (!Object.values(ImageStatus).includes(status)) throw new InvalidArgumentError("processed or failed");
+function statusArgument(value: string): ListedStatus {
+  const status = value.toUpperCase() as ListedStatus;
+  if (!LISTED_STATUSES.includes(status)) throw new InvalidArgumentError("processed or failed");
   return status;
 }
 
@@ -87,7 +92,7 @@ program
     async (opts: {
       since?: string;
       until?: string;
-      status?: ImageStatus;
+      status?: ListedStatus;
       limit: number;
       cursor?: string;
       json?: boolean;
@@ -123,10 +128,11 @@ program
   .description("One image: the whole item, with presigned URLs of the original and each thumbnail.")
   .argument("<image>", "imageId, key (uploads/cat.jpg) or name (cat.jpg)")
   .option("--expires <seconds>", "how long the URLs stay valid", wholeNumber(1, 604_800), 3600)
+  .option("--deleted", "also show a deleted image's tombstone (its original is gone)")
   .option("--json", "print JSON: { item, urls }")
-  .action(async (image: string, opts: { expires: number; json?: boolean }) => {
+  .action(async (image: string, opts: { expires: number; deleted?: boolean; json?: boolean }) => {
     const { config, clients } = open();
-    const item = await resolveImage(config, clients, image);
+    const item = await resolveImage(config, clients, image, { includeDeleted: opts.deleted === true });
     const urls = await presignImageUrls(config, clients, item, opts.expires);
     print(opts.json === true, { item, urls }, () => formatImageDetail(item, urls));
   });
@@ -140,13 +146,15 @@ program
   )
   .argument("<text>", "a name prefix, or any part of a key or of an imageId / thumbnail URL")
   .option("--limit <n>", "stop after this many matches", wholeNumber(1), 50)
+  .option("--deleted", "also list tombstones of deleted images (hidden by default)")
   .option("--json", "print JSON: { method, table, scannedCount, matchedCount, complete, items }")
-  .action(async (text: string, opts: { limit: number; json?: boolean }) => {
+  .action(async (text: string, opts: { limit: number; deleted?: boolean; json?: boolean }) => {
     const { config, clients } = open();
     const table = config.names.table;
     // A thumbnail URL or key holds the imageId: then one GetItem answers, no Scan needed.
     const id = /[0-9a-f]{32}/.exec(text)?.[0];
-    const byId = id ? await getImageItem(clients, config.names, id) : undefined;
+    const found = id ? await getImageItem(clients, config.names, id) : undefined;
+    const byId = found && (opts.deleted || found.status !== ImageStatus.Deleted) ? found : undefined;
     if (byId) {
       print(
         opts.json === true,
@@ -155,7 +163,11 @@ program
       );
       return;
     }
-    const result = await scanImages(config, clients, { text, limit: opts.limit });
+    const result = await scanImages(config, clients, {
+      text,
+      limit: opts.limit,
+      ...(opts.deleted && { includeDeleted: true }),
+    });
     print(opts.json === true, { method: "scan", table, ...result }, () => {
       const read = `Scan of table ${table} (no index answers this): read ${result.scannedCount} item(s)${result.complete ? "" : ", stopped early"}; ${result.matchedCount} matched.`;
       const cut =

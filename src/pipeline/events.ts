@@ -11,8 +11,19 @@ export interface ObjectRef {
   /** S3's per-key ordering token (hex); absent for plain messages. */
   sequencer?: string;
   eventTime?: string;
+  /** S3's eventName without "s3:" (ObjectCreated:Put, ObjectRemoved:Delete...), or "Manual" for a plain message. */
   eventName: string;
+  /** Sent by `images reprocess`: make the thumbnails again even if this eTag is recorded. */
+  reprocess?: boolean;
 }
+
+/** ObjectRemoved:Delete and ObjectRemoved:DeleteMarkerCreated: the key no longer has a current version. */
+export function isRemoval(ref: ObjectRef): boolean {
+  return ref.eventName.startsWith("ObjectRemoved:");
+}
+
+/** The configurationId `images reprocess` puts in its records (S3's own are the rule ids). */
+export const REPROCESS_CONFIGURATION_ID = "reprocess";
 
 /** What a message body asks for: objects to process, or nothing (e.g. S3's test event). */
 export type ParsedMessage = { kind: "objects"; objects: ObjectRef[] } | { kind: "ignore"; reason: string };
@@ -69,10 +80,11 @@ function parseS3Event(event: S3Event): ParsedMessage {
   const objects: ObjectRef[] = [];
   for (const record of event.Records) {
     if (!isObject(record) || record.eventSource !== "aws:s3") continue;
-    if (typeof record.eventName !== "string" || !record.eventName.startsWith("ObjectCreated:")) continue;
+    if (typeof record.eventName !== "string") continue;
+    if (!record.eventName.startsWith("ObjectCreated:") && !record.eventName.startsWith("ObjectRemoved:")) continue;
     objects.push(toObjectRef(record));
   }
-  if (objects.length === 0) return { kind: "ignore", reason: "no ObjectCreated records" };
+  if (objects.length === 0) return { kind: "ignore", reason: "no ObjectCreated or ObjectRemoved records" };
   return { kind: "objects", objects };
 }
 
@@ -97,6 +109,7 @@ function toObjectRef(record: S3EventRecord): ObjectRef {
     ...(typeof eTag === "string" && { eTag: stripQuotes(eTag) }),
     ...(typeof sequencer === "string" && { sequencer }),
     ...(typeof record.eventTime === "string" && { eventTime: record.eventTime }),
+    ...(record.s3.configurationId === REPROCESS_CONFIGURATION_ID && { reprocess: true }),
   };
 }
 

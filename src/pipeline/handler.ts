@@ -1,22 +1,32 @@
-import { GetObjectCommand, NoSuchKey, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import pLimit from "p-limit";
 import type { Clients } from "../aws/clients.ts";
 import type { Config } from "../config.ts";
-import { ErrorCode, errorMessage, PermanentError } from "../errors.ts";
+import { ErrorCode, errorMessage, isNotFound, PermanentError } from "../errors.ts";
 import { formatBytes } from "../format.ts";
 import type { Logger } from "../logger.ts";
 import {
+  adoptSequencer,
+  getImageItem,
   type ImageItem,
   ImageStatus,
   imageIdFor,
   listShardFor,
   putImageItem,
   type ThumbnailRecord,
+  TOMBSTONE_TTL_SECONDS,
 } from "../store/metadata.ts";
 import type { FailureNotifier } from "./alerts.ts";
-import { normalizeSequencer, type ObjectRef, parseMessageBody, stripQuotes } from "./events.ts";
+import { isRemoval, normalizeSequencer, type ObjectRef, parseMessageBody, stripQuotes } from "./events.ts";
 import { Metric, type MetricsSink, noMetrics } from "./metrics.ts";
+import { decideCreate, deleteWins, derivedSequencer, isFolderMarker, versionToken } from "./ordering.ts";
 import { EXTENSIONS, makeThumbnails } from "./thumbnails.ts";
 
 export interface HandlerDeps {
@@ -32,10 +42,16 @@ export interface HandlerDeps {
 export type ObjectOutcome =
   | { result: "processed"; imageId: string; item: ImageItem }
   | { result: "failed"; imageId: string; item: ImageItem }
+  | { result: "deleted"; imageId: string; item: ImageItem }
   | { result: "skipped"; reason: string; imageId?: string };
 
-export function thumbnailKey(imageId: string, size: number, format: keyof typeof EXTENSIONS): string {
-  return `${imageId}/${size}.${EXTENSIONS[format]}`;
+/**
+ * `{imageId}/{version}/{size}.{ext}`, the version being versionToken(sequencer, eTag): each
+ * version of an image writes its own keys, so a slow, older processing can never overwrite
+ * the thumbnails a newer item points at.
+ */
+export function thumbnailKey(imageId: string, version: string, size: number, format: keyof typeof EXTENSIONS): string {
+  return `${imageId}/${version}/${size}.${EXTENSIONS[format]}`;
 }
 
 export function fileNameOf(key: string, uploadPrefix: string): string {
@@ -56,8 +72,41 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
     }
     const imageId = imageIdFor(ref.bucket, ref.key);
     const log = logger.child({ imageId, bucket: ref.bucket, key: ref.key });
-    const started = performance.now();
+    if (isFolderMarker(ref.key, config.uploadPrefix)) {
+      log.debug("skipped: a folder marker, not an image", { eventName: ref.eventName });
+      return { result: "skipped", reason: "folder marker", imageId };
+    }
+    const recorded = await getImageItem(clients, names, imageId);
+    if (isRemoval(ref)) return removeImage(ref, imageId, recorded, log);
 
+    let version = ref;
+    if (ref.sequencer === undefined) {
+      // A plain message: the object as it is now, ordered just after what the table records.
+      const current = await headObject(ref);
+      if (!current) return { result: "skipped", reason: "object no longer exists", imageId };
+      version = { ...current, sequencer: derivedSequencer(recorded?.sequencer) };
+    }
+    const sequencer = normalizeSequencer(version.sequencer);
+    const decision = decideCreate(recorded, {
+      sequencer,
+      ...(version.eTag !== undefined && { eTag: version.eTag }),
+      ...(version.reprocess && { reprocess: true }),
+      ...(ref.sequencer === undefined && { derived: true }),
+    });
+    if (decision.action === "skip") {
+      log.debug("skipped", { reason: decision.reason, sequencer, recorded: recorded?.sequencer });
+      return { result: "skipped", reason: decision.reason, imageId };
+    }
+    if (decision.action === "adopt") {
+      const uploadDate = version.eventTime ?? recorded?.uploadDate ?? new Date().toISOString();
+      await adoptSequencer(clients, names, { imageId, eTag: version.eTag ?? "", sequencer, uploadDate });
+      return { result: "skipped", reason: "this version is recorded already", imageId };
+    }
+    return processVersion(version, imageId, log);
+  };
+
+  async function processVersion(ref: ObjectRef, imageId: string, log: Logger): Promise<ObjectOutcome> {
+    const started = performance.now();
     let object: Awaited<ReturnType<typeof fetchObject>>;
     try {
       object = await fetchObject(clients, ref, config.limits.maxBytes);
@@ -84,17 +133,20 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
       return recordFailure(ref, imageId, error, object, started, log);
     }
 
+    // Thumbnails first, under this version's own keys; the item's conditional put then decides
+    // whether they become the image's (and the replaced version's are removed) or are removed.
+    const version = versionToken(normalizeSequencer(ref.sequencer), object.eTag ?? ref.eTag);
     const thumbnails: ThumbnailRecord[] = await Promise.all(
       result.thumbnails.map(async (thumb) => {
-        const key = thumbnailKey(imageId, thumb.size, thumb.format);
+        const key = thumbnailKey(imageId, version, thumb.size, thumb.format);
         await clients.s3.send(
           new PutObjectCommand({
             Bucket: names.thumbnailsBucket,
             Key: key,
             Body: thumb.data,
             ContentType: thumb.contentType,
-            // Keys are stable per image and rewritten on re-upload: cache, but not forever.
-            CacheControl: "public, max-age=3600",
+            // A key belongs to one version of the image: only a reprocess rewrites it.
+            CacheControl: "public, max-age=86400",
           }),
         );
         return {
@@ -104,6 +156,7 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
           height: thumb.height,
           bytes: thumb.bytes,
           format: thumb.format,
+          contentType: thumb.contentType,
         };
       }),
     );
@@ -120,7 +173,11 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
       processingMs: Math.round(performance.now() - started),
     };
     const outcome = await putImageItem(clients, names, item);
-    if (outcome === "stale") return { result: "skipped", reason: "a newer upload is already recorded", imageId };
+    if (outcome.result === "stale") {
+      await removeThumbnails(thumbnailKeys(item), [], log);
+      return { result: "skipped", reason: "a newer upload is already recorded", imageId };
+    }
+    await removeThumbnails(thumbnailKeys(outcome.replaced), thumbnailKeys(item), log);
     log.info("processed", {
       format: item.format,
       width: item.width,
@@ -130,7 +187,84 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
     });
     metrics({ [Metric.Processed]: 1, [Metric.ProcessingTime]: item.processingMs }, { imageId, key: ref.key });
     return { result: "processed", imageId, item };
-  };
+  }
+
+  /** The object as HeadObject sees it now, as an ObjectRef without a sequencer; undefined if gone. */
+  async function headObject(ref: ObjectRef): Promise<ObjectRef | undefined> {
+    try {
+      const head = await clients.s3.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      return {
+        ...ref,
+        ...(head.ETag && { eTag: stripQuotes(head.ETag) }),
+        ...(head.ContentLength !== undefined && { size: head.ContentLength }),
+        ...(head.LastModified && { eventTime: head.LastModified.toISOString() }),
+      };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * ObjectRemoved: the item becomes a tombstone carrying the delete's sequencer (so that a
+   * late, older create event loses), and the removed version's thumbnails go.
+   */
+  async function removeImage(
+    ref: ObjectRef,
+    imageId: string,
+    recorded: ImageItem | undefined,
+    log: Logger,
+  ): Promise<ObjectOutcome> {
+    const sequencer = normalizeSequencer(ref.sequencer);
+    if (!deleteWins(recorded, sequencer)) {
+      log.debug("skipped: a newer upload is recorded than this delete", { sequencer, recorded: recorded?.sequencer });
+      return { result: "skipped", reason: "a newer upload is recorded", imageId };
+    }
+    const deletedAt = ref.eventTime ?? new Date().toISOString();
+    const tombstone: ImageItem = {
+      imageId,
+      bucket: ref.bucket,
+      key: ref.key,
+      name: fileNameOf(ref.key, config.uploadPrefix),
+      status: ImageStatus.Deleted,
+      sequencer,
+      uploadDate: recorded?.uploadDate ?? deletedAt,
+      processedAt: new Date().toISOString(),
+      processingMs: 0,
+      deletedAt,
+      expiresAt: Math.floor(Date.now() / 1000) + TOMBSTONE_TTL_SECONDS,
+    };
+    const outcome = await putImageItem(clients, names, tombstone);
+    if (outcome.result === "stale") return { result: "skipped", reason: "a newer upload is recorded", imageId };
+    await removeThumbnails(thumbnailKeys(outcome.replaced), [], log);
+    if (outcome.replaced && outcome.replaced.status !== ImageStatus.Deleted) log.info("deleted", { sequencer });
+    metrics({ [Metric.Deleted]: 1 }, { imageId, key: ref.key });
+    return { result: "deleted", imageId, item: tombstone };
+  }
+
+  /**
+   * Removes thumbnails of a version that lost its place (or never got one), keeping `keep`.
+   * Best effort: the item is already right, and a key left behind is never reachable through
+   * it; `images reconcile` deletes such orphans.
+   */
+  async function removeThumbnails(keys: string[], keep: string[], log: Logger): Promise<void> {
+    const doomed = keys.filter((key) => !keep.includes(key));
+    if (doomed.length === 0) return;
+    try {
+      const result = await clients.s3.send(
+        new DeleteObjectsCommand({
+          Bucket: names.thumbnailsBucket,
+          Delete: { Objects: doomed.map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+      if (result.Errors?.length) throw new Error(result.Errors.map((e) => `${e.Key} (${e.Code})`).join(", "));
+    } catch (error) {
+      log.warn("superseded thumbnails not removed; `images reconcile` will", {
+        keys: doomed,
+        reason: errorMessage(error),
+      });
+    }
+  }
 
   function baseItem(ref: ObjectRef, imageId: string, object: FetchedObject | undefined) {
     return {
@@ -164,7 +298,9 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
       processingMs: Math.round(performance.now() - started),
     };
     const outcome = await putImageItem(clients, names, item);
-    if (outcome === "stale") return { result: "skipped", reason: "a newer upload is already recorded", imageId };
+    if (outcome.result === "stale") return { result: "skipped", reason: "a newer upload is already recorded", imageId };
+    // The new version has no thumbnails: the previous version's must not stay behind.
+    await removeThumbnails(thumbnailKeys(outcome.replaced), [], log);
     log.warn("failed", { errorCode: error.code, reason: error.message });
     metrics({ [Metric.Failed]: 1 }, { imageId, key: ref.key, errorCode: error.code });
     if (notifyFailure) {
@@ -175,6 +311,10 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
     }
     return { result: "failed", imageId, item };
   }
+}
+
+function thumbnailKeys(item: ImageItem | undefined): string[] {
+  return (item?.thumbnails ?? []).map((t) => t.key);
 }
 
 interface FetchedObject {
@@ -225,6 +365,28 @@ async function fetchObject(
 export function createHandler(deps: HandlerDeps) {
   const processObject = createObjectProcessor(deps);
   const limit = pLimit(deps.config.worker.concurrency);
+  /** Per key, the end of the work queued for it: events of one key run one after the other. */
+  const perKey = new Map<string, Promise<unknown>>();
+
+  /**
+   * Two messages about one key (an S3 event and a plain message for the same upload, or a
+   * redelivery) never run at once in this process: the second then sees what the first
+   * recorded and does not make the same thumbnails again. Across processes the conditional
+   * writes still keep the result right; only the work may be done twice.
+   */
+  function oneAtATime(ref: ObjectRef): Promise<ObjectOutcome> {
+    const id = `${ref.bucket}/${ref.key}`;
+    const run = (perKey.get(id) ?? Promise.resolve()).then(
+      () => processObject(ref),
+      () => processObject(ref),
+    );
+    perKey.set(id, run);
+    const forget = () => {
+      if (perKey.get(id) === run) perKey.delete(id);
+    };
+    run.then(forget, forget);
+    return run;
+  }
 
   async function processRecord(record: SQSRecord): Promise<void> {
     const parsed = parseMessageBody(record.body);
@@ -232,7 +394,7 @@ export function createHandler(deps: HandlerDeps) {
       deps.logger.debug("ignored message", { messageId: record.messageId, reason: parsed.reason });
       return;
     }
-    for (const ref of parsed.objects) await processObject(ref);
+    for (const ref of parsed.objects) await oneAtATime(ref);
   }
 
   return async function handler(event: SQSEvent, _context?: Context): Promise<SQSBatchResponse> {

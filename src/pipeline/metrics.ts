@@ -8,6 +8,7 @@ export const Metric = {
   Processed: "ImagesProcessed",
   Failed: "ImagesFailed",
   Retried: "ImagesRetried",
+  Deleted: "ImagesDeleted",
   ProcessingTime: "ProcessingTime",
 } as const;
 export type Metric = (typeof Metric)[keyof typeof Metric];

@@ -13,7 +13,7 @@ import type { S3Event } from "aws-lambda";
 import type { Clients } from "../aws/clients.ts";
 import type { Config } from "../config.ts";
 import { isNotFound } from "../errors.ts";
-import { encodeS3Key, stripQuotes } from "../pipeline/events.ts";
+import { encodeS3Key, REPROCESS_CONFIGURATION_ID, stripQuotes } from "../pipeline/events.ts";
 import { queueUrl } from "../provision/resources.ts";
 import { type ImageItem, ImageStatus } from "./metadata.ts";
 import { allImages } from "./query.ts";
@@ -112,10 +112,12 @@ export type ReprocessOutcome =
  * Puts each image back on the upload queue, so that the worker (or Lambda) processes it again
  * with today's code and THUMBNAIL_SIZES, and writes its item again.
  *
- * The message is the S3 event of the original upload rather than a plain
- * `{bucket_name, image_key}`: it carries the item's own sequencer and upload time, so the
- * write keeps the image's place in the upload-date index and still loses to a newer upload
- * of the same key, exactly as the original event would.
+ * While the object is still the version the item describes (same eTag), the message is
+ * that upload's S3 event, marked as a reprocess request (configurationId `reprocess`): it
+ * carries the item's own sequencer and upload time, so the write keeps the image's place in
+ * the upload-date index and still loses to a newer upload of the same key, exactly as the
+ * original event would. If the object changed since, the message is a plain
+ * `{bucket_name, image_key}`: the worker orders it after what is recorded (see ordering.ts).
  */
 export async function reprocessImages(
   config: Config,
@@ -129,7 +131,12 @@ export async function reprocessImages(
     items.map(async (item) => {
       try {
         const head = await clients.s3.send(new HeadObjectCommand({ Bucket: item.bucket, Key: item.key }));
-        return { item, event: reprocessEvent(config, item, head.ContentLength, head.ETag) };
+        const eTag = head.ETag ? stripQuotes(head.ETag) : undefined;
+        const event =
+          eTag && eTag === item.eTag
+            ? reprocessEvent(config, item, head.ContentLength, eTag)
+            : { bucket_name: item.bucket, image_key: item.key };
+        return { item, event };
       } catch (error) {
         if (!isNotFound(error)) throw error;
         return { item, event: undefined };
@@ -170,7 +177,7 @@ export async function reprocessImages(
   return outcomes;
 }
 
-function reprocessEvent(config: Config, item: ImageItem, size: number | undefined, eTag: string | undefined): S3Event {
+function reprocessEvent(config: Config, item: ImageItem, size: number | undefined, eTag: string): S3Event {
   return {
     Records: [
       {
@@ -185,14 +192,14 @@ function reprocessEvent(config: Config, item: ImageItem, size: number | undefine
         responseElements: { "x-amz-request-id": "", "x-amz-id-2": "" },
         s3: {
           s3SchemaVersion: "1.0",
-          configurationId: "reprocess",
+          configurationId: REPROCESS_CONFIGURATION_ID,
           bucket: { name: item.bucket, ownerIdentity: { principalId: "" }, arn: `arn:aws:s3:::${item.bucket}` },
           object: {
             key: encodeS3Key(item.key),
             size: size ?? item.bytes ?? 0,
-            // The object as it is now: if it is replaced before the worker reads it, the
-            // worker skips this message and the new upload's own event wins.
-            eTag: eTag ? stripQuotes(eTag) : (item.eTag ?? ""),
+            // If the object is replaced before the worker reads it, the worker skips this
+            // message and the new upload's own event wins.
+            eTag,
             sequencer: item.sequencer,
           },
         },

@@ -1,11 +1,23 @@
 import { createHash } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { GetCommand, PutCommand, type PutCommandInput } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, type PutCommandInput, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Clients } from "../aws/clients.ts";
 import type { ResourceNames } from "../config.ts";
 
-export const ImageStatus = { Processed: "PROCESSED", Failed: "FAILED" } as const;
+/**
+ * DELETED is a tombstone: the original is gone, and the item only remembers the delete's
+ * sequencer so that an older create event arriving late cannot bring the image back. It has
+ * no listShard, so the upload-date index (and every list, count and gallery page) leaves it out.
+ */
+export const ImageStatus = { Processed: "PROCESSED", Failed: "FAILED", Deleted: "DELETED" } as const;
 export type ImageStatus = (typeof ImageStatus)[keyof typeof ImageStatus];
+
+/** The statuses an image in the upload-date index can have: what lists filter on. */
+export const LISTED_STATUSES = [ImageStatus.Processed, ImageStatus.Failed] as const;
+export type ListedStatus = (typeof LISTED_STATUSES)[number];
+
+/** How long a tombstone is kept (DynamoDB TTL, where the backend has one; `images reconcile` elsewhere). */
+export const TOMBSTONE_TTL_SECONDS = 14 * 24 * 3600;
 
 /**
  * The upload-date index is spread over a few partitions so that no single partition key
@@ -15,11 +27,14 @@ export const LIST_SHARDS = 4;
 
 export interface ThumbnailRecord {
   size: number;
+  /** `{imageId}/{version}/{size}.{ext}`: every version of an image has its own keys. */
   key: string;
   width: number;
   height: number;
   bytes: number;
   format: string;
+  /** Content-Type of the thumbnail object (formats may differ per thumbnail). */
+  contentType?: string;
 }
 
 export interface ImageItem {
@@ -42,12 +57,15 @@ export interface ImageItem {
   dominantColor?: string;
   /** ISO time of the upload (S3's event time or the object's Last-Modified). */
   uploadDate: string;
-  /** Partition key of the upload-date index ("0".."3"). */
-  listShard: string;
+  /** Partition key of the upload-date index ("0".."3"); absent on a tombstone (DELETED). */
+  listShard?: string;
   processedAt: string;
   processingMs: number;
   errorCode?: string;
   errorMessage?: string;
+  /** DELETED only: the delete's event time, and when DynamoDB's TTL may remove the tombstone (epoch seconds). */
+  deletedAt?: string;
+  expiresAt?: number;
 }
 
 /** Deterministic: a redelivered event for the same object updates the same item. */
@@ -59,26 +77,62 @@ export function listShardFor(imageId: string): string {
   return String(Number.parseInt(imageId.slice(0, 8), 16) % LIST_SHARDS);
 }
 
-export type WriteOutcome = "written" | "stale";
+/** "written" with the item it replaced (if any), or "stale": a newer event is recorded. */
+export type WriteOutcome = { result: "written"; replaced: ImageItem | undefined } | { result: "stale" };
 
 /**
- * Writes the item unless a newer upload of the same key is already recorded: the
- * condition compares S3 sequencers, so an old event arriving late never wins. Writing the
- * same content again (same eTag) is always allowed: redelivery and reprocessing are
- * idempotent.
+ * Writes the item (or tombstone) unless an event with a greater sequencer is recorded: an
+ * old event arriving late never wins, and the same event again (redelivery, reprocessing)
+ * writes the same version again. The condition is the whole guarantee: the handler's own
+ * read before it only saves work. Returns the replaced item so that the caller can remove
+ * the thumbnails of the version that just lost its place.
  */
 export async function putImageItem(clients: Clients, names: ResourceNames, item: ImageItem): Promise<WriteOutcome> {
   const input = {
     TableName: names.table,
     Item: item,
-    ConditionExpression: "attribute_not_exists(imageId) OR sequencer <= :seq OR eTag = :etag",
-    ExpressionAttributeValues: { ":seq": item.sequencer, ":etag": item.eTag ?? "" },
+    ConditionExpression: "attribute_not_exists(imageId) OR sequencer <= :seq",
+    ExpressionAttributeValues: { ":seq": item.sequencer },
+    ReturnValues: "ALL_OLD",
   } satisfies PutCommandInput;
   try {
-    await clients.doc.send(new PutCommand(input));
-    return "written";
+    const result = await clients.doc.send(new PutCommand(input));
+    return { result: "written", replaced: result.Attributes as ImageItem | undefined };
   } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) return "stale";
+    if (error instanceof ConditionalCheckFailedException) return { result: "stale" };
+    throw error;
+  }
+}
+
+/**
+ * Takes a newer sequencer and event time for the version the item already describes (same
+ * eTag), without processing it again: the S3 event that follows a plain message for the same
+ * upload, or a re-upload of identical bytes. Returns false if the item changed meanwhile.
+ */
+export async function adoptSequencer(
+  clients: Clients,
+  names: ResourceNames,
+  update: { imageId: string; eTag: string; sequencer: string; uploadDate: string },
+): Promise<boolean> {
+  try {
+    await clients.doc.send(
+      new UpdateCommand({
+        TableName: names.table,
+        Key: { imageId: update.imageId },
+        UpdateExpression: "SET sequencer = :seq, uploadDate = :date",
+        ConditionExpression: "eTag = :etag AND sequencer < :seq AND #status <> :deleted",
+        ExpressionAttributeNames: { "#status": "status" },
+        ExpressionAttributeValues: {
+          ":seq": update.sequencer,
+          ":date": update.uploadDate,
+          ":etag": update.eTag,
+          ":deleted": ImageStatus.Deleted,
+        },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
     throw error;
   }
 }

@@ -1,14 +1,22 @@
 import { QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { Clients } from "../aws/clients.ts";
 import type { Config } from "../config.ts";
-import { getImageItem, type ImageItem, type ImageStatus, imageIdFor, LIST_SHARDS } from "./metadata.ts";
+import {
+  getImageItem,
+  type ImageItem,
+  ImageStatus,
+  imageIdFor,
+  LIST_SHARDS,
+  type ListedStatus,
+  listShardFor,
+} from "./metadata.ts";
 
 export interface ListOptions {
   /** ISO date or date-time, inclusive. */
   since?: string;
   /** ISO date or date-time, inclusive (a bare date means the whole day). */
   until?: string;
-  status?: ImageStatus;
+  status?: ListedStatus;
   limit: number;
   cursor?: string;
 }
@@ -114,7 +122,12 @@ function newer(a: ImageItem, b: ImageItem): boolean {
 }
 
 function shardKey(item: ImageItem): ShardKey {
-  return { imageId: item.imageId, listShard: item.listShard, uploadDate: item.uploadDate };
+  // Items read from the index always have a listShard (tombstones have none and are not in it).
+  return {
+    imageId: item.imageId,
+    listShard: item.listShard ?? listShardFor(item.imageId),
+    uploadDate: item.uploadDate,
+  };
 }
 
 function keyCondition(shard: string, range: { from?: string; to?: string }) {
@@ -188,7 +201,7 @@ function decodeCursor(text: string): Cursor {
   return cursor;
 }
 
-export type StatusCounts = Record<ImageStatus, number> & { total: number };
+export type StatusCounts = Record<ListedStatus, number> & { total: number };
 
 /** Every image matching the filters, a full page at a time; at most `maxPages` pages. */
 export async function allImages(
@@ -231,7 +244,7 @@ export async function countImages(config: Config, clients: Clients): Promise<Sta
           }),
         );
         for (const item of page.Items ?? []) {
-          const status = item.status as ImageStatus;
+          const status = item.status as ListedStatus;
           if (status in counts) counts[status]++;
           counts.total++;
         }
@@ -242,16 +255,26 @@ export async function countImages(config: Config, clients: Clients): Promise<Sta
   return counts;
 }
 
-/** An image by its id (32 hex characters) or by its key, with or without the upload prefix. */
-export async function findImage(config: Config, clients: Clients, idOrKey: string): Promise<ImageItem | undefined> {
+/**
+ * An image by its id (32 hex characters) or by its key, with or without the upload prefix.
+ * A tombstone (DELETED: the original is gone) counts as no image unless `includeDeleted`.
+ */
+export async function findImage(
+  config: Config,
+  clients: Clients,
+  idOrKey: string,
+  options: { includeDeleted?: boolean } = {},
+): Promise<ImageItem | undefined> {
+  const visible = (item: ImageItem | undefined) =>
+    item && (options.includeDeleted || item.status !== ImageStatus.Deleted) ? item : undefined;
   if (/^[0-9a-f]{32}$/.test(idOrKey)) {
-    const byId = await getImageItem(clients, config.names, idOrKey);
+    const byId = visible(await getImageItem(clients, config.names, idOrKey));
     if (byId) return byId;
   }
   const bucket = config.names.uploadsBucket;
-  const direct = await getImageItem(clients, config.names, imageIdFor(bucket, idOrKey));
+  const direct = visible(await getImageItem(clients, config.names, imageIdFor(bucket, idOrKey)));
   if (direct || idOrKey.startsWith(config.uploadPrefix)) return direct;
-  return getImageItem(clients, config.names, imageIdFor(bucket, `${config.uploadPrefix}${idOrKey}`));
+  return visible(await getImageItem(clients, config.names, imageIdFor(bucket, `${config.uploadPrefix}${idOrKey}`)));
 }
 
 export interface ScanOptions {
@@ -259,6 +282,8 @@ export interface ScanOptions {
   text: string;
   /** Stop reading once this many items matched. */
   limit: number;
+  /** Also match tombstones (DELETED: the original is gone); left out by default. */
+  includeDeleted?: boolean;
 }
 
 export interface ScanResult {
@@ -289,9 +314,18 @@ export async function scanImages(config: Config, clients: Clients, options: Scan
     const page = await clients.doc.send(
       new ScanCommand({
         TableName: config.names.table,
-        FilterExpression: "begins_with(#name, :text) OR contains(#key, :text) OR contains(imageId, :text)",
-        ExpressionAttributeNames: { "#name": "name", "#key": "key" },
-        ExpressionAttributeValues: { ":text": options.text },
+        FilterExpression: `(begins_with(#name, :text) OR contains(#key, :text) OR contains(imageId, :text))${
+          options.includeDeleted ? "" : " AND #status <> :deleted"
+        }`,
+        ExpressionAttributeNames: {
+          "#name": "name",
+          "#key": "key",
+          ...(!options.includeDeleted && { "#status": "status" }),
+        },
+        ExpressionAttributeValues: {
+          ":text": options.text,
+          ...(!options.includeDeleted && { ":deleted": ImageStatus.Deleted }),
+        },
         ExclusiveStartKey: startKey,
       }),
     );

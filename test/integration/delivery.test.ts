@@ -60,8 +60,10 @@ describe("delivery semantics", () => {
     it("refuses, by condition expression, an item write older than the one stored", async () => {
       const base = (await allItems(p)).find((i) => i.key === "uploads/order.jpg") as ImageItem;
       const older = { ...base, sequencer: "0".repeat(32), eTag: "different", width: 1 };
-      expect(await putImageItem(p.clients, p.config.names, older)).toBe("stale");
-      expect(await putImageItem(p.clients, p.config.names, { ...base, processingMs: 1 })).toBe("written");
+      expect(await putImageItem(p.clients, p.config.names, older)).toEqual({ result: "stale" });
+      expect(await putImageItem(p.clients, p.config.names, { ...base, processingMs: 1 })).toMatchObject({
+        result: "written",
+      });
     });
   });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { thumbnailKey } from "../../src/pipeline/handler.ts";
+import { versionToken } from "../../src/pipeline/ordering.ts";
 import { imageIdFor } from "../../src/store/metadata.ts";
 import { createPipeline, dimensionsOf, jpeg, type Pipeline, png } from "../helpers.ts";
 
@@ -36,7 +37,7 @@ describe("upload → worker → thumbnails and metadata", () => {
       [512, 512, 384],
     ]);
     for (const thumb of item.thumbnails ?? []) {
-      expect(thumb.key).toBe(thumbnailKey(imageId, thumb.size, "jpeg"));
+      expect(thumb.key).toBe(thumbnailKey(imageId, versionToken(item.sequencer, item.eTag), thumb.size, "jpeg"));
       const data = await p.getObject(p.config.names.thumbnailsBucket, thumb.key);
       expect(await dimensionsOf(data)).toEqual({ width: thumb.width, height: thumb.height, format: "jpeg" });
       expect(data.length).toBe(thumb.bytes);

@@ -60,9 +60,17 @@ describe("parseMessageBody", () => {
     expect(parsed).toEqual({ kind: "objects", objects: [{ bucket: "b", key: "uploads/x.jpg", eventName: "Manual" }] });
   });
 
-  it("ignores S3's test event and non-create events", () => {
+  it("ignores S3's test event and events other than creates and removals", () => {
     expect(parseMessageBody(JSON.stringify({ Service: "Amazon S3", Event: "s3:TestEvent" })).kind).toBe("ignore");
-    expect(parseMessageBody(s3Event("uploads/x.jpg", { eventName: "ObjectRemoved:Delete" })).kind).toBe("ignore");
+    expect(parseMessageBody(s3Event("uploads/x.jpg", { eventName: "ObjectRestore:Completed" })).kind).toBe("ignore");
+  });
+
+  it("reads an ObjectRemoved:Delete record with its sequencer", () => {
+    const parsed = parseMessageBody(s3Event("uploads/x.jpg", { eventName: "ObjectRemoved:Delete" }));
+    expect(parsed).toMatchObject({
+      kind: "objects",
+      objects: [{ key: "uploads/x.jpg", eventName: "ObjectRemoved:Delete", sequencer: "0055AED6DCD90281E5" }],
+    });
   });
 
   it("unwraps an S3 event delivered through SNS", () => {
