@@ -3,7 +3,9 @@ import {
   CreateTableCommand,
   DeleteTableCommand,
   DescribeTableCommand,
+  DescribeTimeToLiveCommand,
   ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
   waitUntilTableExists,
   waitUntilTableNotExists,
 } from "@aws-sdk/client-dynamodb";
@@ -80,7 +82,7 @@ export async function ensureResources(config: Config, clients: Clients): Promise
     }),
   );
   out.push(queue);
-  out.push(await ensureTable(config, clients));
+  out.push(await withTimeToLive(config, clients, await ensureTable(config, clients)));
   const topic = await ensureTopic(config, clients);
   out.push(topic);
   out.push(...(await ensureAlarmResources(config, clients, topic.arn ?? "")));
@@ -247,6 +249,33 @@ async function ensureTable(config: Config, clients: Clients): Promise<ResourceIn
   return { kind: "dynamodb-table", name: names.table, state: "created", ...(arn && { arn }) };
 }
 
+/**
+ * Tombstones of deleted images (status DELETED) carry `expiresAt`; DynamoDB's TTL removes
+ * them after TOMBSTONE_TTL_SECONDS where the backend has TTL (AWS, LocalStack). dynalite has
+ * none: there `images reconcile` removes expired tombstones.
+ */
+async function withTimeToLive(config: Config, clients: Clients, table: ResourceInfo): Promise<ResourceInfo> {
+  const TableName = config.names.table;
+  const current = await clients.dynamo.send(new DescribeTimeToLiveCommand({ TableName }));
+  const description = current.TimeToLiveDescription;
+  if (description?.AttributeName === TTL_ATTRIBUTE && description.TimeToLiveStatus !== "DISABLED") {
+    return { ...table, detail: `TTL on ${TTL_ATTRIBUTE}` };
+  }
+  try {
+    await clients.dynamo.send(
+      new UpdateTimeToLiveCommand({
+        TableName,
+        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+      }),
+    );
+  } catch (error) {
+    if ((error as { name?: string }).name !== "UnknownOperationException") throw error;
+    return { ...table, detail: "no TTL here: `images reconcile` removes expired tombstones" };
+  }
+  return { ...table, state: table.state === "created" ? "created" : "updated", detail: `TTL on ${TTL_ATTRIBUTE}` };
+}
+const TTL_ATTRIBUTE = "expiresAt";
+
 async function describeTable(clients: Clients, table: string): Promise<string | undefined> {
   try {
     const result = await clients.dynamo.send(new DescribeTableCommand({ TableName: table }));
@@ -308,27 +337,39 @@ function notificationName(config: Config): string {
   return `${config.names.uploadsBucket} → ${config.names.queue}`;
 }
 
-/** Whether the uploads bucket sends created objects under the upload prefix to this queue. */
-async function hasNotification(config: Config, clients: Clients, queueArn: string): Promise<boolean> {
+/**
+ * Whether the uploads bucket sends events under the upload prefix to this queue: "complete"
+ * when it sends every event of NOTIFIED_EVENTS, "partial" for a configuration from before
+ * deletes were followed (ObjectCreated only), "none" otherwise.
+ */
+async function notificationState(
+  config: Config,
+  clients: Clients,
+  queueArn: string,
+): Promise<"complete" | "partial" | "none"> {
   const current = await clients.s3.send(
     new GetBucketNotificationConfigurationCommand({ Bucket: config.names.uploadsBucket }),
   );
-  return (
-    current.QueueConfigurations?.some(
-      (q) =>
-        q.QueueArn === queueArn &&
-        q.Filter?.Key?.FilterRules?.some((r) => r.Name?.toLowerCase() === "prefix" && r.Value === config.uploadPrefix),
-    ) ?? false
+  const ours = current.QueueConfigurations?.find(
+    (q) =>
+      q.QueueArn === queueArn &&
+      q.Filter?.Key?.FilterRules?.some((r) => r.Name?.toLowerCase() === "prefix" && r.Value === config.uploadPrefix),
   );
+  if (!ours) return "none";
+  return NOTIFIED_EVENTS.every((event) => ours.Events?.includes(event)) ? "complete" : "partial";
+}
+
+function notificationDetail(config: Config): string {
+  return `prefix ${config.uploadPrefix}, ${NOTIFIED_EVENTS.join(" ")}`;
 }
 
 async function ensureNotification(config: Config, clients: Clients, queueArn: string): Promise<ResourceInfo> {
   const bucket = config.names.uploadsBucket;
   const id = "uploads-to-queue";
   const name = notificationName(config);
-  if (await hasNotification(config, clients, queueArn)) {
-    return { kind: "s3-notification", name, state: "exists", detail: `prefix ${config.uploadPrefix}` };
-  }
+  const detail = notificationDetail(config);
+  const state = await notificationState(config, clients, queueArn);
+  if (state === "complete") return { kind: "s3-notification", name, state: "exists", detail };
   await clients.s3.send(
     new PutBucketNotificationConfigurationCommand({
       Bucket: bucket,
@@ -337,7 +378,7 @@ async function ensureNotification(config: Config, clients: Clients, queueArn: st
           {
             Id: id,
             QueueArn: queueArn,
-            Events: ["s3:ObjectCreated:*"],
+            Events: [...NOTIFIED_EVENTS],
             // Only originals: thumbnails live in another bucket and never trigger processing.
             Filter: { Key: { FilterRules: [{ Name: "prefix", Value: config.uploadPrefix }] } },
           },
@@ -345,8 +386,15 @@ async function ensureNotification(config: Config, clients: Clients, queueArn: st
       },
     }),
   );
-  return { kind: "s3-notification", name, state: "created", detail: `prefix ${config.uploadPrefix}` };
+  // A configuration from before deletes were followed gets ObjectRemoved added.
+  return { kind: "s3-notification", name, state: state === "partial" ? "updated" : "created", detail };
 }
+
+/**
+ * Uploads (PutObject, POST, copy, multipart) and deletes (DeleteObject, DeleteObjects, a
+ * delete marker): the handler keeps items and thumbnails in step with both.
+ */
+export const NOTIFIED_EVENTS = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"] as const;
 
 /** What exists now, for `npm run resources`. */
 export async function describeResources(config: Config, clients: Clients): Promise<ResourceInfo[]> {
@@ -397,8 +445,11 @@ export async function describeResources(config: Config, clients: Clients): Promi
   out.push({
     kind: "s3-notification",
     name: notificationName(config),
-    state: uploads && queueArn && (await hasNotification(config, clients, queueArn)) ? "present" : "missing",
-    detail: `prefix ${config.uploadPrefix}`,
+    state:
+      uploads && queueArn && (await notificationState(config, clients, queueArn)) === "complete"
+        ? "present"
+        : "missing",
+    detail: notificationDetail(config),
   });
   return out;
 }

@@ -53,7 +53,7 @@ describe("on LocalStack or AWS", () => {
     );
     expect(others).toEqual([]);
     expect(rule?.QueueArn).toBe(Attributes?.QueueArn);
-    expect(rule?.Events).toEqual(["s3:ObjectCreated:*"]);
+    expect(rule?.Events).toEqual(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]);
     expect(rule?.Filter?.Key?.FilterRules?.map((r) => [r.Name?.toLowerCase(), r.Value])).toEqual([
       ["prefix", config.uploadPrefix],
     ]);

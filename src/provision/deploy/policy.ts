@@ -38,15 +38,19 @@ export function handlerPolicy(config: Config, arns: DeploymentArns): PolicyDocum
         Resource: [arns.uploadsBucket],
       },
       {
+        // Each version of an image has its own thumbnail keys; those of a replaced or deleted
+        // version are removed (DeleteObjects needs s3:DeleteObject on each key).
         Sid: "WriteThumbnails",
         Effect: "Allow",
-        Action: ["s3:PutObject"],
+        Action: ["s3:PutObject", "s3:DeleteObject"],
         Resource: [`${arns.thumbnailsBucket}/*`],
       },
       {
+        // GetItem: the recorded version, read before any work; UpdateItem: a newer sequencer
+        // for an eTag already recorded. Every write is conditional on the sequencer.
         Sid: "RecordMetadata",
         Effect: "Allow",
-        Action: ["dynamodb:PutItem"],
+        Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
         Resource: [arns.table],
       },
       {
