@@ -8,8 +8,15 @@ import { errorMessage } from "../errors.ts";
 import { deleteImage, failedImages, MissingResourceError, presignImageUrls, reprocessImages } from "../store/manage.ts";
 import { getImageItem, type ImageItem, ImageStatus, LISTED_STATUSES, type ListedStatus } from "../store/metadata.ts";
 import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE, scanImages } from "../store/query.ts";
+import { reconcile } from "../store/reconcile.ts";
 import { configFromEnvironment, explainConnectionError } from "./env.ts";
-import { formatDeleted, formatImageDetail, formatImageTable, formatReprocessed } from "./images/format.ts";
+import {
+  formatDeleted,
+  formatImageDetail,
+  formatImageTable,
+  formatReconciled,
+  formatReprocessed,
+} from "./images/format.ts";
 
 /** Documented in the README ("Managing images"): scripts branch on these. */
 const Exit = { Ok: 0, Error: 1, Usage: 2, NotFound: 3 } as const;
@@ -260,6 +267,30 @@ program
         .filter(Boolean)
         .join("\n"),
     );
+  });
+
+program
+  .command("reconcile")
+  .summary("Repairs the table and the thumbnails after an outage: what the uploads bucket holds wins.")
+  .description(
+    "Lists the uploads bucket, the table (a Scan) and the thumbnails bucket, and repairs the differences: " +
+      "uploads without an item (or with an item for another eTag) are queued for the worker, items whose " +
+      "original is gone are removed with their thumbnails, thumbnail objects no item names are deleted, " +
+      "and expired tombstones are removed. Safe to run at any time, and twice.",
+  )
+  .option("--dry-run", "only report what would be done; change nothing")
+  .option("--verbose", "print every key and what was done with it")
+  .option(
+    "--grace <seconds>",
+    "leave unnamed thumbnails younger than this: a worker may be about to record them",
+    wholeNumber(0),
+    600,
+  )
+  .option("--json", "print JSON: { dryRun, listed, counts, actions }")
+  .action(async (opts: { dryRun?: boolean; verbose?: boolean; grace: number; json?: boolean }) => {
+    const { config, clients } = open();
+    const report = await reconcile(config, clients, { dryRun: opts.dryRun === true, graceSeconds: opts.grace });
+    print(opts.json === true, report, () => formatReconciled(report, describeTarget(config), opts.verbose === true));
   });
 
 /** The items once processed again (a new processedAt), or undefined where the timeout came first. */

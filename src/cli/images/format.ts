@@ -1,6 +1,7 @@
 import { formatBytes } from "../../format.ts";
 import type { DeleteResult, ImageUrls, ReprocessOutcome } from "../../store/manage.ts";
 import type { ImageItem } from "../../store/metadata.ts";
+import type { ReconcileAction, ReconcileReport } from "../../store/reconcile.ts";
 import { formatTable } from "../../table.ts";
 
 /** One line per image, the columns a person scans for; the imageId is what other commands take. */
@@ -101,4 +102,43 @@ function formatDuration(seconds: number): string {
   if (seconds % 3600 === 0) return `${seconds / 3600} h`;
   if (seconds % 60 === 0) return `${seconds / 60} min`;
   return `${seconds} s`;
+}
+
+const RECONCILE_LINES: Record<ReconcileAction["action"], [done: string, wouldBe: string, what: string]> = {
+  queued: ["queued", "would queue", "object(s) without an item for their eTag: the worker processes them"],
+  "removed-item": ["removed", "would remove", "item(s) whose original is gone"],
+  "deleted-thumbnail": ["deleted", "would delete", "thumbnail object(s) no item names"],
+  "removed-tombstone": ["removed", "would remove", "expired tombstone(s) of deleted images"],
+  "left-recent-thumbnail": ["left", "would leave", "unnamed thumbnail(s) younger than the grace period"],
+};
+
+/** Counts (and with `verbose` every key) of what `images reconcile` did or would do. */
+export function formatReconciled(report: ReconcileReport, where: string, verbose: boolean): string {
+  const lines = [
+    `Listed ${report.listed.objects} upload(s), ${report.listed.items} item(s) (a Scan) and ` +
+      `${report.listed.thumbnails} thumbnail object(s) on ${where}.`,
+  ];
+  const rows = (Object.keys(RECONCILE_LINES) as ReconcileAction["action"][]).map((action) => {
+    const [done, wouldBe, what] = RECONCILE_LINES[action];
+    return [report.dryRun ? wouldBe : done, report.counts[action], what];
+  });
+  lines.push(formatTable(["action", "count", "what"], rows));
+  if (verbose && report.actions.length > 0) {
+    lines.push(
+      "",
+      formatTable(
+        ["action", "key", "why"],
+        report.actions.map((a) => [a.action, a.key, a.reason]),
+      ),
+    );
+  }
+  const changes = report.actions.filter((a) => a.action !== "left-recent-thumbnail").length;
+  lines.push(
+    report.dryRun
+      ? "Dry run: nothing changed."
+      : changes === 0
+        ? "Nothing to repair: the table and the thumbnails match the bucket."
+        : "Done. Queued uploads are processed by the worker (npm start or npm run worker).",
+  );
+  return lines.join("\n");
 }
