@@ -31,6 +31,8 @@ const { values, positionals } = parseArgs({
     "peer-procs": { type: "string", default: String(cpus().length) },
     // Each round uploads the folder this many times.
     "peer-copies": { type: "string", default: "2" },
+    // Images each worker processes, untimed, before its timed run (a warm, long-running worker).
+    "peer-warm-up": { type: "string", default: "10" },
     latency: { type: "string", default: "10" },
     backlog: { type: "string", default: "0" },
     // Uploads in flight, as `npm run seed-images` does by default.
@@ -382,7 +384,7 @@ async function peerBench(command: PythonCommand): Promise<Measure[]> {
   const copies = Math.max(1, Number(values["peer-copies"]));
   const procs = Math.max(1, Number(values["peer-procs"]));
   console.log(
-    `--peer: ${files.length * copies} uploads per run (the folder ${copies}×); the project's worker against ${path.basename(command.script)} (${procs} processes), one after the other on the same stack.`,
+    `--peer: ${files.length * copies} uploads per run (the folder ${copies}×, after ${Math.min(files.length, Math.max(0, Number(values["peer-warm-up"])))} untimed); the project's worker against ${path.basename(command.script)} (${procs} processes), one after the other on the same stack.`,
   );
   const h = await startHarness(workerEnv, { worker: false });
   let out: PeerRound[];
@@ -392,6 +394,7 @@ async function peerBench(command: PythonCommand): Promise<Measure[]> {
       h,
       files,
       copies,
+      warmUp: Math.max(0, Number(values["peer-warm-up"])),
       rounds,
       uploadConcurrency: Number(values["upload-concurrency"]),
       peer: command,

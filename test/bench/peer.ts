@@ -47,6 +47,8 @@ export interface PeerOptions {
   /** One round's uploads (the folder, `copies` times). */
   files: { name: string; body: Buffer }[];
   copies: number;
+  /** Images (the first of `files`) each worker processes, untimed, before its timed run. */
+  warmUp: number;
   rounds: number;
   uploadConcurrency: number;
   peer: PythonCommand;
@@ -86,7 +88,11 @@ export async function comparePeer(o: PeerOptions): Promise<PeerRound[]> {
       try {
         await untilIdle(workers);
         await sleep(Math.max(0, stoppedAt + AFTER_STOP_MS - performance.now()));
-        runs[which] = await timeRound(o, workers, `${h.config.uploadPrefix}peer/r${round}-${which}/`);
+        const prefix = `${h.config.uploadPrefix}peer/r${round}-${which}`;
+        // Untimed: a worker that has been running a while (the JIT warm, connections open).
+        const warm = await timeRound(o, workers, `${prefix}-warm-up/`, o.files.slice(0, o.warmUp), 1);
+        runs[which] =
+          "notRun" in warm.imagesPerSecond ? warm : await timeRound(o, workers, `${prefix}/`, o.files, o.copies);
       } catch (error) {
         runs[which] = failedRun(`${which}: ${(error as Error).message}`);
       } finally {
@@ -123,9 +129,17 @@ function fmt(m: Measure): string {
  * queue's own counters (waiting + in flight) are back to 0: a worker deletes a message
  * only once its image is done. Timed from the first upload to that moment.
  */
-async function timeRound(o: PeerOptions, workers: Workers, prefix: string): Promise<PipelineRun> {
+async function timeRound(
+  o: PeerOptions,
+  workers: Workers,
+  prefix: string,
+  files: PeerOptions["files"],
+  copies: number,
+): Promise<PipelineRun> {
   const { h } = o;
-  const count = o.files.length * o.copies;
+  const count = files.length * copies;
+  if (count === 0)
+    return { imagesPerSecond: measured(0), workerCpuPerImage: measured(0), stackCpuPerImage: measured(0) };
   const depth0 = await queueDepth(h.clients, h.config.names.queue);
   if ((depth0?.waiting ?? 0) + (depth0?.inFlight ?? 0) > 0) {
     return failedRun(`the queue was not empty before the round: ${JSON.stringify(depth0)}`);
@@ -135,8 +149,8 @@ async function timeRound(o: PeerOptions, workers: Workers, prefix: string): Prom
   const start = performance.now();
   const limit = pLimit(o.uploadConcurrency);
   await Promise.all(
-    Array.from({ length: o.copies }, (_, copy) =>
-      o.files.map((f) =>
+    Array.from({ length: copies }, (_, copy) =>
+      files.map((f) =>
         limit(() =>
           h.clients.s3.send(
             new PutObjectCommand({
