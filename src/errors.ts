@@ -32,17 +32,6 @@ export class ConfigError extends PipelineError {
   }
 }
 
-/** An AWS "not found" answer: no such bucket, key or resource. */
-export function isNotFound(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return (
-    e?.name === "NotFound" ||
-    e?.name === "NoSuchBucket" ||
-    e?.name === "NoSuchKey" ||
-    e?.$metadata?.httpStatusCode === 404
-  );
-}
-
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

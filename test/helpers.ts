@@ -5,10 +5,11 @@ import type { SQSRecord } from "aws-lambda";
 import sharp from "sharp";
 import { inject } from "vitest";
 import { type Clients, createClients, destroyClients } from "../src/aws/clients.ts";
+import { queueUrl } from "../src/aws/lookups.ts";
 import { type Config, type Env, loadConfig } from "../src/config.ts";
 import { silentLogger } from "../src/logger.ts";
 import { startWorker, type Worker } from "../src/pipeline/worker.ts";
-import { ensureResources, queueUrl, teardownResources } from "../src/provision/resources.ts";
+import { ensureResources, teardownResources } from "../src/provision/resources.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../src/store/metadata.ts";
 
 /** A config on the test backend with resource names no other test file uses. */

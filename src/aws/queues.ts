@@ -1,13 +1,13 @@
 import {
   DeleteMessageBatchCommand,
   GetQueueAttributesCommand,
-  QueueDoesNotExist,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from "@aws-sdk/client-sqs";
 import type { Config } from "../config.ts";
-import { queueUrl } from "../provision/resources.ts";
 import type { Clients } from "./clients.ts";
+import { isNotFound } from "./errors.ts";
+import { queueUrl } from "./lookups.ts";
 
 export interface QueueDepth {
   /** Waiting to be received. */
@@ -36,7 +36,7 @@ export async function queueDepth(clients: Clients, name: string): Promise<QueueD
   } catch (error) {
     // Deleted (teardown) since we looked it up: forget the URL and ask again next time.
     urls.delete(name);
-    if (error instanceof QueueDoesNotExist) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
   urls.set(name, url);

@@ -2,8 +2,8 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
+import { bucketExists } from "../aws/lookups.ts";
 import type { Logger } from "../logger.ts";
-import { bucketExists } from "../provision/resources.ts";
 import { JournalWriteError } from "./event-journal.ts";
 import {
   entityTooLarge,

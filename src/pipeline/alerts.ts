@@ -1,6 +1,7 @@
-import { DescribeAlarmsCommand, type PutMetricAlarmCommandInput } from "@aws-sdk/client-cloudwatch";
+import type { PutMetricAlarmCommandInput } from "@aws-sdk/client-cloudwatch";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import type { Clients } from "../aws/clients.ts";
+import { existingAlarms } from "../aws/lookups.ts";
 import type { Config } from "../config.ts";
 import type { ImageItem } from "../store/metadata.ts";
 import { METRICS_NAMESPACE, Metric } from "./metrics.ts";
@@ -46,19 +47,6 @@ export async function alarmsActive(config: Config, clients: Clients): Promise<bo
   return (await existingAlarms(config, clients))?.has(config.names.failureAlarm) ?? false;
 }
 
-/** Alarm name → ARN for this pipeline's alarms; undefined when the backend has no CloudWatch. */
-export async function existingAlarms(config: Config, clients: Clients): Promise<Map<string, string> | undefined> {
-  try {
-    const result = await clients.cloudwatch.send(
-      new DescribeAlarmsCommand({ AlarmNames: [config.names.failureAlarm, config.names.deadLetterAlarm] }),
-    );
-    return new Map((result.MetricAlarms ?? []).map((a) => [a.AlarmName ?? "", a.AlarmArn ?? ""]));
-  } catch (error) {
-    if (isUnavailable(error)) return undefined;
-    throw error;
-  }
-}
-
 /**
  * Without CloudWatch (the embedded stack) nothing would turn the failure metric into an
  * alert, so each failure is published to the topic directly.
@@ -84,10 +72,4 @@ export function directFailureNotifier(clients: Clients, topicArn: string): Failu
       }),
     );
   };
-}
-
-/** The backend has no such service: the embedded stack answers 501. */
-export function isUnavailable(error: unknown): boolean {
-  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  return status === 501 || status === 404 || (error as Error).name === "NotImplemented";
 }

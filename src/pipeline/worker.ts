@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { GetQueueAttributesCommand, type Message } from "@aws-sdk/client-sqs";
+import type { Message } from "@aws-sdk/client-sqs";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { Consumer } from "sqs-consumer";
 import type { Clients } from "../aws/clients.ts";
+import { findTopic, queueArn as lookUpQueueArn, queueUrl } from "../aws/lookups.ts";
 import type { Config } from "../config.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { findTopic, queueUrl } from "../provision/resources.ts";
 import { alarmsActive, directFailureNotifier, type FailureNotifier } from "./alerts.ts";
 import { createHandler } from "./handler.ts";
 import { type MetricsSink, noMetrics } from "./metrics.ts";
@@ -40,8 +40,7 @@ export async function startWorker({
   metrics = noMetrics,
 }: WorkerOptions): Promise<Worker> {
   const url = await waitForQueue(clients, config.names.queue, logger, signal);
-  const attrs = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }));
-  const queueArn = attrs.Attributes?.QueueArn ?? "";
+  const queueArn = (await lookUpQueueArn(clients, url)) ?? "";
   const notifyFailure = await chooseFailureAlerts(config, clients, logger);
   const handler = createHandler({ config, clients, logger, metrics, ...(notifyFailure && { notifyFailure }) });
   const visibility = config.queue.visibilityTimeoutSeconds;

@@ -4,7 +4,6 @@ import {
   DeleteTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
-  ResourceNotFoundException,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
   waitUntilTableNotExists,
@@ -15,26 +14,18 @@ import {
   DeleteBucketCommand,
   DeleteObjectsCommand,
   GetBucketNotificationConfigurationCommand,
-  HeadBucketCommand,
-  ListObjectsV2Command,
   PutBucketCorsCommand,
   PutBucketNotificationConfigurationCommand,
   PutPublicAccessBlockCommand,
-  type S3Client,
+  paginateListObjectsV2,
 } from "@aws-sdk/client-s3";
-import { CreateTopicCommand, DeleteTopicCommand, ListTopicsCommand, SubscribeCommand } from "@aws-sdk/client-sns";
-import {
-  CreateQueueCommand,
-  DeleteQueueCommand,
-  GetQueueAttributesCommand,
-  GetQueueUrlCommand,
-  QueueDoesNotExist,
-  SetQueueAttributesCommand,
-} from "@aws-sdk/client-sqs";
+import { CreateTopicCommand, DeleteTopicCommand, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, DeleteQueueCommand, SetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { Clients } from "../aws/clients.ts";
+import { isNotFound } from "../aws/errors.ts";
+import { bucketExists, existingAlarms, findTopic, queueAttributes, queueUrl } from "../aws/lookups.ts";
 import type { Config } from "../config.ts";
-import { isNotFound } from "../errors.ts";
-import { alarmDefinitions, existingAlarms } from "../pipeline/alerts.ts";
+import { alarmDefinitions } from "../pipeline/alerts.ts";
 
 export type ResourceKind =
   | "s3-bucket"
@@ -154,16 +145,6 @@ async function ensureBucket(config: Config, clients: Clients, bucket: string, up
   return { ...info, state, url: `s3://${bucket}/${uploads ? config.uploadPrefix : ""}` };
 }
 
-export async function bucketExists(s3: S3Client, bucket: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadBucketCommand({ Bucket: bucket }));
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
-}
-
 async function ensureQueue(clients: Clients, name: string, attributes: Record<string, string>): Promise<ResourceInfo> {
   let url = await queueUrl(clients, name);
   let state: ResourceInfo["state"];
@@ -195,15 +176,6 @@ async function ensureQueue(clients: Clients, name: string, attributes: Record<st
   };
 }
 
-export async function queueUrl(clients: Clients, name: string): Promise<string | undefined> {
-  try {
-    return (await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
-  } catch (error) {
-    if (error instanceof QueueDoesNotExist || isNotFound(error)) return undefined;
-    throw error;
-  }
-}
-
 /** Emulators and AWS differ in how they echo JSON attributes (numbers vs strings). */
 function sameAttribute(name: string, current: string | undefined, wanted: string): boolean {
   if (current === wanted) return true;
@@ -211,11 +183,6 @@ function sameAttribute(name: string, current: string | undefined, wanted: string
   const a = JSON.parse(current) as Record<string, unknown>;
   const b = JSON.parse(wanted) as Record<string, unknown>;
   return a.deadLetterTargetArn === b.deadLetterTargetArn && String(a.maxReceiveCount) === String(b.maxReceiveCount);
-}
-
-async function queueAttributes(clients: Clients, url: string): Promise<Record<string, string>> {
-  const result = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["All"] }));
-  return result.Attributes ?? {};
 }
 
 async function ensureTable(config: Config, clients: Clients): Promise<ResourceInfo> {
@@ -281,7 +248,7 @@ async function describeTable(clients: Clients, table: string): Promise<string | 
     const result = await clients.dynamo.send(new DescribeTableCommand({ TableName: table }));
     return result.Table?.TableArn ?? `table/${table}`;
   } catch (error) {
-    if (error instanceof ResourceNotFoundException) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }
@@ -295,17 +262,6 @@ async function ensureTopic(config: Config, clients: Clients): Promise<ResourceIn
     await clients.sns.send(new SubscribeCommand({ TopicArn: arn, Protocol: "email", Endpoint: config.alertEmail }));
   }
   return { kind: "sns-topic", name, arn, state: before ? "exists" : "created" };
-}
-
-export async function findTopic(clients: Clients, name: string): Promise<string | undefined> {
-  let NextToken: string | undefined;
-  do {
-    const page = await clients.sns.send(new ListTopicsCommand({ NextToken }));
-    const match = page.Topics?.find((t) => t.TopicArn?.split(":").at(-1) === name);
-    if (match?.TopicArn) return match.TopicArn;
-    NextToken = page.NextToken;
-  } while (NextToken);
-  return undefined;
 }
 
 const NO_CLOUDWATCH = "no CloudWatch here (embedded stack): the worker publishes failures to the topic itself";
@@ -493,15 +449,12 @@ export async function teardownResources(config: Config, clients: Clients): Promi
 
 async function emptyBucket(clients: Clients, bucket: string): Promise<number> {
   let deleted = 0;
-  let ContinuationToken: string | undefined;
-  do {
-    const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken }));
+  for await (const page of paginateListObjectsV2({ client: clients.s3 }, { Bucket: bucket })) {
     const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
     if (keys.length > 0) {
       await clients.s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
       deleted += keys.length;
     }
-    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (ContinuationToken);
+  }
   return deleted;
 }

@@ -3,7 +3,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  ListObjectsV2Command,
+  paginateListObjectsV2,
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
@@ -11,10 +11,10 @@ import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { S3Event } from "aws-lambda";
 import type { Clients } from "../aws/clients.ts";
+import { isNotFound } from "../aws/errors.ts";
+import { queueUrl } from "../aws/lookups.ts";
 import type { Config } from "../config.ts";
-import { isNotFound } from "../errors.ts";
 import { encodeS3Key, REPROCESS_CONFIGURATION_ID, stripQuotes } from "../pipeline/events.ts";
-import { queueUrl } from "../provision/resources.ts";
 import { type ImageItem, ImageStatus } from "./metadata.ts";
 import { allImages } from "./query.ts";
 
@@ -78,14 +78,12 @@ export async function deleteImage(config: Config, clients: Clients, item: ImageI
   await clients.s3.send(new DeleteObjectCommand({ Bucket: item.bucket, Key: item.key }));
 
   const keys = new Set((item.thumbnails ?? []).map((t) => t.key));
-  let ContinuationToken: string | undefined;
-  do {
-    const page = await clients.s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: `${item.imageId}/`, ContinuationToken }),
-    );
+  for await (const page of paginateListObjectsV2(
+    { client: clients.s3 },
+    { Bucket: bucket, Prefix: `${item.imageId}/` },
+  )) {
     for (const object of page.Contents ?? []) if (object.Key) keys.add(object.Key);
-    ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (ContinuationToken);
+  }
 
   const thumbnails = [...keys].sort();
   // DeleteObjects takes at most 1000 keys per request.

@@ -1,12 +1,12 @@
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Clients } from "../../src/aws/clients.ts";
+import { queueUrl } from "../../src/aws/lookups.ts";
 import { queueDepth } from "../../src/aws/queues.ts";
 import type { Config } from "../../src/config.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { createHandler } from "../../src/pipeline/handler.ts";
 import { startWorker } from "../../src/pipeline/worker.ts";
-import { queueUrl } from "../../src/provision/resources.ts";
 import { type ImageItem, putImageItem } from "../../src/store/metadata.ts";
 import { allImages } from "../../src/store/query.ts";
 import { createPipeline, drainQueue, jpeg, type Pipeline, sqsRecord, waitFor } from "../helpers.ts";

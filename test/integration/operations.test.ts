@@ -1,7 +1,7 @@
 import { SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findTopic, queueUrl } from "../../src/provision/resources.ts";
+import { findTopic, queueUrl } from "../../src/aws/lookups.ts";
 import { createPipeline, drainQueue, jpeg, type Pipeline, waitFor } from "../helpers.ts";
 import { runScript } from "../worker-process.ts";
 

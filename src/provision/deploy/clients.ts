@@ -30,12 +30,6 @@ export function destroyDeployClients(clients: DeployClients): void {
   for (const client of Object.values(clients)) client.destroy();
 }
 
-/** The backend has no such service: the embedded stack answers 501 for Lambda, IAM, Logs... */
-export function serviceMissing(error: unknown): boolean {
-  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-  return e?.$metadata?.httpStatusCode === 501 || e?.name === "NotImplemented";
-}
-
 /** True when the SDK can find credentials, without calling any AWS API. */
 export async function hasCredentials(clients: DeployClients): Promise<boolean> {
   try {

@@ -12,13 +12,7 @@ import {
   DescribeLogGroupsCommand,
   PutRetentionPolicyCommand,
 } from "@aws-sdk/client-cloudwatch-logs";
-import {
-  CreateRoleCommand,
-  GetRoleCommand,
-  GetRolePolicyCommand,
-  NoSuchEntityException,
-  PutRolePolicyCommand,
-} from "@aws-sdk/client-iam";
+import { CreateRoleCommand, GetRoleCommand, GetRolePolicyCommand, PutRolePolicyCommand } from "@aws-sdk/client-iam";
 import {
   CreateEventSourceMappingCommand,
   CreateFunctionCommand,
@@ -26,19 +20,19 @@ import {
   type FunctionConfiguration,
   GetFunctionCommand,
   InvalidParameterValueException,
-  ResourceNotFoundException,
   UpdateEventSourceMappingCommand,
   UpdateFunctionCodeCommand,
   UpdateFunctionConfigurationCommand,
   waitUntilFunctionActiveV2,
   waitUntilFunctionUpdatedV2,
 } from "@aws-sdk/client-lambda";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import type { Clients } from "../../aws/clients.ts";
+import { isAccessDenied, isNotFound, isServiceMissing } from "../../aws/errors.ts";
+import { queueAttributes, queueUrl } from "../../aws/lookups.ts";
 import { type Config, describeTarget } from "../../config.ts";
-import { describeResources, ensureResources, queueUrl } from "../resources.ts";
-import { type DeployClients, serviceMissing } from "./clients.ts";
+import { describeResources, ensureResources } from "../resources.ts";
+import type { DeployClients } from "./clients.ts";
 import { isPolling, queueMappings } from "./mappings.ts";
 import { formatSize, LAMBDA_LIMITS, type LambdaPackage, NPM_CPU } from "./package.ts";
 import { handlerPolicy, lambdaTrustPolicy, type PolicyDocument } from "./policy.ts";
@@ -152,7 +146,7 @@ export async function planDeployment(ctx: DeployContext, options: { readState: b
   try {
     existingFunction = await getFunction(ctx);
   } catch (error) {
-    if (!serviceMissing(error)) throw error;
+    if (!isServiceMissing(error)) throw error;
     const account = config.lambda.roleArn?.split(":")[4] ?? UNKNOWN_ACCOUNT;
     return {
       target,
@@ -196,13 +190,7 @@ async function planBootstrap(ctx: DeployContext): Promise<{ step: PlanStep; queu
   const missing = resources.filter((r) => r.state === "missing").map((r) => r.name);
   const url = await queueUrl(clients, config.names.queue);
   const current = url
-    ? Number(
-        (
-          await clients.sqs.send(
-            new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["VisibilityTimeout"] }),
-          )
-        ).Attributes?.VisibilityTimeout,
-      )
+    ? Number((await queueAttributes(clients, url, ["VisibilityTimeout"])).VisibilityTimeout)
     : undefined;
   const wanted = config.queue.visibilityTimeoutSeconds;
   const fixVisibility = current !== undefined && current !== wanted;
@@ -282,8 +270,8 @@ async function planRole(
       };
     }
   } catch (error) {
-    if (!(error instanceof NoSuchEntityException)) {
-      if ((error as Error).name === "AccessDenied" || (error as Error).name === "AccessDeniedException") {
+    if (!isNotFound(error)) {
+      if (isAccessDenied(error)) {
         problems.push(
           `Not allowed to read IAM roles (${(error as Error).message}). Set LAMBDA_ROLE_ARN to a role Lambda can assume.`,
         );
@@ -343,7 +331,7 @@ async function getRole(ctx: DeployContext, name: string): Promise<string | undef
   try {
     return (await ctx.deploy.iam.send(new GetRoleCommand({ RoleName: name }))).Role?.Arn;
   } catch (error) {
-    if (error instanceof NoSuchEntityException) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }
@@ -354,7 +342,7 @@ async function getRolePolicy(ctx: DeployContext, role: string, policy: string): 
     // IAM returns the document URL-encoded.
     return result.PolicyDocument ? JSON.parse(decodeURIComponent(result.PolicyDocument)) : undefined;
   } catch (error) {
-    if (error instanceof NoSuchEntityException) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }
@@ -414,7 +402,7 @@ async function getFunction(ctx: DeployContext): Promise<FunctionConfiguration | 
     );
     return result.Configuration;
   } catch (error) {
-    if (error instanceof ResourceNotFoundException) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }

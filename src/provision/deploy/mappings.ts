@@ -1,14 +1,13 @@
 import {
   type EventSourceMappingConfiguration,
   LambdaClient,
-  ListEventSourceMappingsCommand,
+  paginateListEventSourceMappings,
 } from "@aws-sdk/client-lambda";
-import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { type Clients, clientOptions } from "../../aws/clients.ts";
+import { queueArn, queueUrl } from "../../aws/lookups.ts";
 import type { Config } from "../../config.ts";
 import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
-import { queueUrl } from "../resources.ts";
 
 /** Mapping states in which Lambda polls the queue, or is about to. */
 const POLLING_STATES = new Set(["Creating", "Enabling", "Enabled", "Updating"]);
@@ -19,12 +18,9 @@ export async function queueMappings(
   queueArn: string,
 ): Promise<EventSourceMappingConfiguration[]> {
   const out: EventSourceMappingConfiguration[] = [];
-  let Marker: string | undefined;
-  do {
-    const page = await lambda.send(new ListEventSourceMappingsCommand({ EventSourceArn: queueArn, Marker }));
+  for await (const page of paginateListEventSourceMappings({ client: lambda }, { EventSourceArn: queueArn })) {
     out.push(...(page.EventSourceMappings ?? []));
-    Marker = page.NextMarker;
-  } while (Marker);
+  }
   return out;
 }
 
@@ -42,12 +38,9 @@ export async function warnIfLambdaConsumesQueue(config: Config, clients: Clients
   try {
     const url = await queueUrl(clients, config.names.queue);
     if (!url) return;
-    const attrs = await clients.sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
-    );
-    const queueArn = attrs.Attributes?.QueueArn;
-    if (!queueArn) return;
-    const active = (await queueMappings(lambda, queueArn)).filter(isPolling);
+    const arn = await queueArn(clients, url);
+    if (!arn) return;
+    const active = (await queueMappings(lambda, arn)).filter(isPolling);
     if (active.length === 0) return;
     logger.warn(
       "a Lambda function also consumes this queue: each upload goes to either it or this worker. " +

@@ -1,17 +1,17 @@
 // Removes what `npm run deploy` added: the event source mapping, the function, its log group,
 // its alarm and the role deploy created (never LabRole or a LAMBDA_ROLE_ARN role).
 import { DeleteAlarmsCommand, DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
-import { DeleteLogGroupCommand, ResourceNotFoundException as NoLogGroup } from "@aws-sdk/client-cloudwatch-logs";
-import { DeleteRoleCommand, DeleteRolePolicyCommand, NoSuchEntityException } from "@aws-sdk/client-iam";
+import { DeleteLogGroupCommand } from "@aws-sdk/client-cloudwatch-logs";
+import { DeleteRoleCommand, DeleteRolePolicyCommand } from "@aws-sdk/client-iam";
 import {
   DeleteEventSourceMappingCommand,
   DeleteFunctionCommand,
-  ListEventSourceMappingsCommand,
-  ResourceNotFoundException,
+  paginateListEventSourceMappings,
 } from "@aws-sdk/client-lambda";
+import { isNotFound, isServiceMissing } from "../../aws/errors.ts";
 import type { Config } from "../../config.ts";
 import { formatTable } from "../../table.ts";
-import { type DeployClients, serviceMissing } from "./clients.ts";
+import type { DeployClients } from "./clients.ts";
 import { deploymentNames } from "./spec.ts";
 
 export interface RemovedResource {
@@ -28,18 +28,16 @@ export async function teardownDeployment(config: Config, clients: DeployClients)
   const out: RemovedResource[] = [];
 
   const functionGone = await absentOn(async () => {
-    let Marker: string | undefined;
-    do {
-      const page = await clients.lambda.send(
-        new ListEventSourceMappingsCommand({ FunctionName: names.function, Marker }),
-      );
+    for await (const page of paginateListEventSourceMappings(
+      { client: clients.lambda },
+      { FunctionName: names.function },
+    )) {
       for (const mapping of page.EventSourceMappings ?? []) {
         if (!mapping.UUID) continue;
         await clients.lambda.send(new DeleteEventSourceMappingCommand({ UUID: mapping.UUID }));
         out.push({ kind: "event-source-mapping", name: `${mapping.EventSourceArn} → ${names.function}` });
       }
-      Marker = page.NextMarker;
-    } while (Marker);
+    }
     await clients.lambda.send(new DeleteFunctionCommand({ FunctionName: names.function }));
     out.push({ kind: "lambda-function", name: names.function });
   });
@@ -64,7 +62,7 @@ export async function teardownDeployment(config: Config, clients: DeployClients)
       await clients.iam
         .send(new DeleteRolePolicyCommand({ RoleName: names.role, PolicyName: names.rolePolicy }))
         .catch((error: unknown) => {
-          if (!(error instanceof NoSuchEntityException)) throw error;
+          if (!isNotFound(error)) throw error;
         });
       await clients.iam.send(new DeleteRoleCommand({ RoleName: names.role }));
       out.push({ kind: "iam-role", name: names.role });
@@ -79,14 +77,8 @@ async function absentOn(remove: () => Promise<void>): Promise<"done" | "absent" 
     await remove();
     return "done";
   } catch (error) {
-    if (serviceMissing(error)) return "no-service";
-    if (
-      error instanceof ResourceNotFoundException ||
-      error instanceof NoLogGroup ||
-      error instanceof NoSuchEntityException
-    ) {
-      return "absent";
-    }
+    if (isServiceMissing(error)) return "no-service";
+    if (isNotFound(error)) return "absent";
     throw error;
   }
 }
