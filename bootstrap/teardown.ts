@@ -1,7 +1,7 @@
 // npm run teardown [-- --yes]: delete everything bootstrap and deploy created, buckets emptied first.
-import { createInterface } from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { createClients, destroyClients } from "../src/aws/clients.ts";
+import { confirm } from "../src/cli/confirm.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
 import { describeTarget } from "../src/config.ts";
 import { createDeployClients, destroyDeployClients } from "../src/provision/deploy/clients.ts";
@@ -25,12 +25,8 @@ const what = [
 
 if (!values.yes) {
   if (!process.stdin.isTTY) fail("Refusing to delete without confirmation: pass --yes (npm run teardown -- --yes).");
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  const answer = await rl.question(
-    `Delete ${what.join(", ")} and all their contents on ${describeTarget(config)}? [y/N] `,
-  );
-  rl.close();
-  if (!/^y(es)?$/i.test(answer.trim())) fail("Nothing deleted.", 0);
+  const yes = await confirm(`Delete ${what.join(", ")} and all their contents on ${describeTarget(config)}?`);
+  if (!yes) fail("Nothing deleted.", 0);
 }
 
 const clients = createClients(config);

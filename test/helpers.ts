@@ -9,6 +9,7 @@ import { queueUrl } from "../src/aws/lookups.ts";
 import { type Config, type Env, loadConfig } from "../src/config.ts";
 import { silentLogger } from "../src/logger.ts";
 import { startWorker, type Worker } from "../src/pipeline/worker.ts";
+import { pollUntil } from "../src/poll.ts";
 import { ensureResources, teardownResources } from "../src/provision/resources.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../src/store/metadata.ts";
 
@@ -84,13 +85,9 @@ export async function createPipeline(options: { worker?: boolean; env?: Env } = 
 }
 
 export async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const value = await pollUntil(probe, { deadline: Date.now() + timeoutMs, intervalMs: 100 });
+  if (value === undefined) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+  return value;
 }
 
 /** Everything currently receivable on a queue (deleting nothing), within `waitSeconds`. */

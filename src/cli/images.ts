@@ -1,14 +1,14 @@
 // npm run images -- <command>: query and manage images from a terminal, on any of the three backends.
-import { createInterface } from "node:readline/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { type Clients, createClients, destroyClients } from "../aws/clients.ts";
 import { type Config, describeTarget } from "../config.ts";
 import { errorMessage } from "../errors.ts";
+import { pollUntil } from "../poll.ts";
 import { deleteImage, failedImages, MissingResourceError, presignImageUrls, reprocessImages } from "../store/manage.ts";
 import { getImageItem, type ImageItem, ImageStatus, LISTED_STATUSES, type ListedStatus } from "../store/metadata.ts";
 import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE, scanImages } from "../store/query.ts";
 import { reconcile } from "../store/reconcile.ts";
+import { confirm } from "./confirm.ts";
 import { configFromEnvironment, explainConnectionError } from "./env.ts";
 import {
   formatDeleted,
@@ -196,13 +196,11 @@ program
     const item = await resolveImage(config, clients, image);
     if (!opts.yes) {
       if (!process.stdin.isTTY) throw new UsageError("Refusing to delete without confirmation: pass --yes.");
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
       const count = item.thumbnails?.length ?? 0;
-      const answer = await rl.question(
-        `Delete ${item.name} (s3://${item.bucket}/${item.key}, ${count} thumbnail(s) and its item) on ${describeTarget(config)}? [y/N] `,
+      const yes = await confirm(
+        `Delete ${item.name} (s3://${item.bucket}/${item.key}, ${count} thumbnail(s) and its item) on ${describeTarget(config)}?`,
       );
-      rl.close();
-      if (!/^y(es)?$/i.test(answer.trim())) {
+      if (!yes) {
         console.log("Nothing deleted.");
         return;
       }
@@ -302,14 +300,15 @@ async function waitForReprocessing(
 ): Promise<(ImageItem | undefined)[]> {
   const deadline = Date.now() + timeoutMs;
   return Promise.all(
-    items.map(async (before) => {
-      while (Date.now() < deadline) {
-        const item = await getImageItem(clients, config.names, before.imageId);
-        if (item && item.processedAt !== before.processedAt) return item;
-        await sleep(250);
-      }
-      return undefined;
-    }),
+    items.map((before) =>
+      pollUntil(
+        async () => {
+          const item = await getImageItem(clients, config.names, before.imageId);
+          return item && item.processedAt !== before.processedAt ? item : undefined;
+        },
+        { deadline, intervalMs: 250 },
+      ),
+    ),
   );
 }
 

@@ -8,6 +8,7 @@ import pLimit from "p-limit";
 import { createClients, destroyClients } from "../aws/clients.ts";
 import { describeTarget } from "../config.ts";
 import { formatBytes } from "../format.ts";
+import { pollUntil } from "../poll.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../store/metadata.ts";
 import { formatTable } from "../table.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
@@ -91,16 +92,19 @@ const deadline = Date.now() + timeoutMs;
 await Promise.all(
   uploads.map(async (upload) => {
     const imageId = imageIdFor(config.names.uploadsBucket, upload.key);
-    while (Date.now() < deadline) {
-      const item = await getImageItem(clients, config.names, imageId);
-      if (item && Date.parse(item.processedAt) >= upload.uploadedAt - 1000) {
-        upload.item = item;
-        bar.increment();
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 250));
+    const item = await pollUntil(
+      async () => {
+        const found = await getImageItem(clients, config.names, imageId);
+        return found && Date.parse(found.processedAt) >= upload.uploadedAt - 1000 ? found : undefined;
+      },
+      { deadline, intervalMs: 250 },
+    );
+    if (!item) {
+      upload.error = "timed out: is the worker running (npm start)?";
+      return;
     }
-    upload.error = "timed out: is the worker running (npm start)?";
+    upload.item = item;
+    bar.increment();
   }),
 );
 bar.stop();

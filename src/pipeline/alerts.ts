@@ -1,46 +1,10 @@
-import type { PutMetricAlarmCommandInput } from "@aws-sdk/client-cloudwatch";
 import { PublishCommand } from "@aws-sdk/client-sns";
 import type { Clients } from "../aws/clients.ts";
 import { existingAlarms } from "../aws/lookups.ts";
 import type { Config } from "../config.ts";
 import type { ImageItem } from "../store/metadata.ts";
-import { METRICS_NAMESPACE, Metric } from "./metrics.ts";
 
 export type FailureNotifier = (item: ImageItem) => Promise<void>;
-
-/** The alarms bootstrap creates: processing failures, and anything in the dead-letter queue. */
-export function alarmDefinitions(config: Config, topicArn: string): PutMetricAlarmCommandInput[] {
-  const { names } = config;
-  const common = {
-    ComparisonOperator: "GreaterThanOrEqualToThreshold",
-    EvaluationPeriods: 1,
-    Period: 60,
-    Threshold: 1,
-    Statistic: "Sum",
-    TreatMissingData: "notBreaching",
-  } as const;
-  return [
-    {
-      ...common,
-      AlarmActions: [topicArn],
-      AlarmName: names.failureAlarm,
-      AlarmDescription: "An uploaded image could not be processed (recorded as FAILED).",
-      Namespace: METRICS_NAMESPACE,
-      MetricName: Metric.Failed,
-      Dimensions: [{ Name: "Pipeline", Value: names.prefix }],
-    },
-    {
-      ...common,
-      AlarmActions: [topicArn],
-      AlarmName: names.deadLetterAlarm,
-      AlarmDescription: "Messages reached the dead-letter queue after repeated transient failures.",
-      Namespace: "AWS/SQS",
-      MetricName: "ApproximateNumberOfMessagesVisible",
-      Statistic: "Maximum",
-      Dimensions: [{ Name: "QueueName", Value: names.deadLetterQueue }],
-    },
-  ];
-}
 
 /** True when the failure alarm exists, i.e. CloudWatch will notify the topic. */
 export async function alarmsActive(config: Config, clients: Clients): Promise<boolean> {

@@ -25,7 +25,7 @@ import type { Clients } from "../aws/clients.ts";
 import { isNotFound } from "../aws/errors.ts";
 import { bucketExists, existingAlarms, findTopic, queueAttributes, queueUrl } from "../aws/lookups.ts";
 import type { Config } from "../config.ts";
-import { alarmDefinitions } from "../pipeline/alerts.ts";
+import { alarmDefinitions } from "./alarms.ts";
 
 export type ResourceKind =
   | "s3-bucket"

@@ -1,4 +1,4 @@
-import { QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { paginateQuery, QueryCommand, type QueryCommandInput, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { Clients } from "../aws/clients.ts";
 import type { Config } from "../config.ts";
 import {
@@ -230,26 +230,24 @@ export async function countImages(config: Config, clients: Clients): Promise<Sta
   const counts: StatusCounts = { PROCESSED: 0, FAILED: 0, total: 0 };
   await Promise.all(
     Array.from({ length: LIST_SHARDS }, async (_, shard) => {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await clients.doc.send(
-          new QueryCommand({
-            TableName: config.names.table,
-            IndexName: config.names.uploadDateIndex,
-            KeyConditionExpression: "listShard = :shard",
-            ExpressionAttributeValues: { ":shard": String(shard) },
-            ProjectionExpression: "#status",
-            ExpressionAttributeNames: { "#status": "status" },
-            ExclusiveStartKey: startKey,
-          }),
-        );
+      const pages = paginateQuery(
+        { client: clients.doc },
+        {
+          TableName: config.names.table,
+          IndexName: config.names.uploadDateIndex,
+          KeyConditionExpression: "listShard = :shard",
+          ExpressionAttributeValues: { ":shard": String(shard) },
+          ProjectionExpression: "#status",
+          ExpressionAttributeNames: { "#status": "status" },
+        },
+      );
+      for await (const page of pages) {
         for (const item of page.Items ?? []) {
           const status = item.status as ListedStatus;
           if (status in counts) counts[status]++;
           counts.total++;
         }
-        startKey = page.LastEvaluatedKey;
-      } while (startKey);
+      }
     }),
   );
   return counts;

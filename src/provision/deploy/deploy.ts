@@ -1,12 +1,7 @@
 // `npm run deploy`: plan what must change for the handler to run on Lambda, then apply it.
 // Planning reads (when it can) and never writes; every write is a step's `apply`.
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  DescribeAlarmsCommand,
-  type MetricAlarm,
-  PutMetricAlarmCommand,
-  type PutMetricAlarmCommandInput,
-} from "@aws-sdk/client-cloudwatch";
+import { DescribeAlarmsCommand, PutMetricAlarmCommand } from "@aws-sdk/client-cloudwatch";
 import {
   CreateLogGroupCommand,
   DescribeLogGroupsCommand,
@@ -31,6 +26,7 @@ import type { Clients } from "../../aws/clients.ts";
 import { isAccessDenied, isNotFound, isServiceMissing } from "../../aws/errors.ts";
 import { queueAttributes, queueUrl } from "../../aws/lookups.ts";
 import { type Config, describeTarget } from "../../config.ts";
+import { type AlarmDefinition, anyInOneMinute, sameAlarm } from "../alarms.ts";
 import { describeResources, ensureResources } from "../resources.ts";
 import type { DeployClients } from "./clients.ts";
 import { isPolling, queueMappings } from "./mappings.ts";
@@ -99,23 +95,19 @@ export const NO_LAMBDA =
   "Deploy to LocalStack (docker compose up) or to AWS (AWS_ENDPOINT_URL= in .env).";
 
 /** The alarm on the function's own errors: crashes and timeouts, not images that failed. */
-export function errorsAlarm(config: Config, topicArn: string): PutMetricAlarmCommandInput & { AlarmName: string } {
+export function errorsAlarm(config: Config, topicArn: string): AlarmDefinition {
   const names = deploymentNames(config);
-  return {
-    AlarmName: names.errorsAlarm,
-    AlarmDescription:
-      "The thumbnailer function crashed or timed out: its whole batch returns to the queue and is retried.",
-    Namespace: "AWS/Lambda",
-    MetricName: "Errors",
-    Dimensions: [{ Name: "FunctionName", Value: names.function }],
-    Statistic: "Sum",
-    Period: 60,
-    EvaluationPeriods: 1,
-    Threshold: 1,
-    ComparisonOperator: "GreaterThanOrEqualToThreshold",
-    TreatMissingData: "notBreaching",
-    AlarmActions: [topicArn],
-  };
+  return anyInOneMinute(
+    {
+      name: names.errorsAlarm,
+      description:
+        "The thumbnailer function crashed or timed out: its whole batch returns to the queue and is retried.",
+      namespace: "AWS/Lambda",
+      metric: "Errors",
+      dimension: ["FunctionName", names.function],
+    },
+    topicArn,
+  );
 }
 
 /**
@@ -636,22 +628,6 @@ function describeAlarm(config: Config, arns: DeploymentArns): string[] {
     `AWS/Lambda Errors ≥ 1 in 1 minute → ${arns.topic}`,
     `(dead-letter queue depth: alarm ${config.names.deadLetterAlarm} from bootstrap, same topic)`,
   ];
-}
-
-function sameAlarm(current: MetricAlarm, wanted: PutMetricAlarmCommandInput): boolean {
-  return (
-    current.Namespace === wanted.Namespace &&
-    current.MetricName === wanted.MetricName &&
-    current.Statistic === wanted.Statistic &&
-    current.Period === wanted.Period &&
-    current.EvaluationPeriods === wanted.EvaluationPeriods &&
-    current.Threshold === wanted.Threshold &&
-    current.ComparisonOperator === wanted.ComparisonOperator &&
-    current.TreatMissingData === wanted.TreatMissingData &&
-    current.AlarmDescription === wanted.AlarmDescription &&
-    JSON.stringify(current.AlarmActions ?? []) === JSON.stringify(wanted.AlarmActions) &&
-    JSON.stringify(current.Dimensions ?? []) === JSON.stringify(wanted.Dimensions)
-  );
 }
 
 // --- without credentials ------------------------------------------------------------------
