@@ -1,9 +1,10 @@
 // npm run deploy [-- --dry-run] [--arch x86_64|arm64]: the same handler on AWS Lambda,
 // behind the same queue, with the resources bootstrap creates.
-import { parseArgs } from "node:util";
+import { z } from "zod";
 import { createClients, destroyClients } from "../src/aws/clients.ts";
+import { command, parseCommand } from "../src/cli/command.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
-import { type Config, describeTarget, LAMBDA_ARCHITECTURES, type LambdaArchitecture } from "../src/config.ts";
+import { type Config, describeTarget, LAMBDA_ARCHITECTURES } from "../src/config.ts";
 import { createDeployClients, destroyDeployClients, hasCredentials } from "../src/provision/deploy/clients.ts";
 import {
   applyPlan,
@@ -17,19 +18,23 @@ import { buildLambdaPackage, formatSize, LAMBDA_LIMITS, NPM_CPU } from "../src/p
 import { deploymentNames } from "../src/provision/deploy/spec.ts";
 import { formatTable } from "../src/table.ts";
 
-const { values } = parseArgs({
-  options: {
-    "dry-run": { type: "boolean", default: false },
-    arch: { type: "string" },
-  },
-});
-const dryRun = values["dry-run"];
+const values = parseCommand(
+  command(
+    "deploy",
+    "Deploys the same handler to AWS Lambda behind the same queue, with the resources bootstrap creates: " +
+      "plans what must change, then applies it.",
+  )
+    .option("--dry-run", "print the plan and change nothing (works without credentials)")
+    .option(
+      "--arch <arch>",
+      `the function's architecture: ${LAMBDA_ARCHITECTURES.join(" or ")} (default: LAMBDA_ARCHITECTURE)`,
+    ),
+  z.object({ dryRun: z.boolean().default(false), arch: z.enum(LAMBDA_ARCHITECTURES).optional() }),
+);
+const dryRun = values.dryRun;
 let config: Config = configFromEnvironment();
 if (values.arch !== undefined) {
-  if (!(LAMBDA_ARCHITECTURES as readonly string[]).includes(values.arch)) {
-    fail(`--arch must be one of ${LAMBDA_ARCHITECTURES.join(", ")}`);
-  }
-  config = { ...config, lambda: { ...config.lambda, architecture: values.arch as LambdaArchitecture } };
+  config = { ...config, lambda: { ...config.lambda, architecture: values.arch } };
 }
 const target = describeTarget(config);
 const architecture = config.lambda.architecture;

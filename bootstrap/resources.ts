@@ -1,15 +1,19 @@
 // npm run resources [-- --json]: every resource with its name, ARN and URL.
-import { parseArgs } from "node:util";
-import { createClients, destroyClients } from "../src/aws/clients.ts";
-import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
+import { z } from "zod";
+import { command, Exit, parseCommand } from "../src/cli/command.ts";
+import { configFromEnvironment, withClients } from "../src/cli/env.ts";
 import { describeTarget } from "../src/config.ts";
 import { formatResources } from "../src/provision/report.ts";
 import { describeResources } from "../src/provision/resources.ts";
 
-const { values } = parseArgs({ options: { json: { type: "boolean", default: false } } });
+const values = parseCommand(
+  command("resources", "Lists every resource of the pipeline with its name, ARN and URL, and whether it exists.")
+    .option("--json", "print JSON: { target, region, resources }")
+    .addHelpText("after", "Exits 3 when a resource is missing (run `npm run bootstrap`)."),
+  z.object({ json: z.boolean().default(false) }),
+);
 const config = configFromEnvironment();
-const clients = createClients(config);
-try {
+await withClients(config, "Failed", async (clients) => {
   const resources = await describeResources(config, clients);
   if (values.json) {
     console.log(JSON.stringify({ target: describeTarget(config), region: config.region, resources }, null, 2));
@@ -17,9 +21,5 @@ try {
     console.log(`Resources on ${describeTarget(config)} (prefix "${config.names.prefix}")`);
     console.log(formatResources(resources));
   }
-  if (resources.some((r) => r.state === "missing")) process.exitCode = 2;
-} catch (error) {
-  fail(explainConnectionError(error, describeTarget(config)) ?? `Failed: ${(error as Error).message}`);
-} finally {
-  destroyClients(clients);
-}
+  if (resources.some((r) => r.state === "missing")) process.exitCode = Exit.NotFound;
+});

@@ -1,6 +1,7 @@
 // npm run teardown [-- --yes]: delete everything bootstrap and deploy created, buckets emptied first.
-import { parseArgs } from "node:util";
+import { z } from "zod";
 import { createClients, destroyClients } from "../src/aws/clients.ts";
+import { command, parseCommand } from "../src/cli/command.ts";
 import { confirm } from "../src/cli/confirm.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
 import { describeTarget } from "../src/config.ts";
@@ -10,7 +11,13 @@ import { formatRemoved, teardownDeployment } from "../src/provision/deploy/teard
 import { formatResources } from "../src/provision/report.ts";
 import { teardownResources } from "../src/provision/resources.ts";
 
-const { values } = parseArgs({ options: { yes: { type: "boolean", short: "y", default: false } } });
+const values = parseCommand(
+  command(
+    "teardown",
+    "Deletes everything bootstrap and deploy created (buckets emptied first, the Lambda function if deployed).",
+  ).option("-y, --yes", "do not ask for confirmation (required when not on a terminal)"),
+  z.object({ yes: z.boolean().default(false) }),
+);
 const config = configFromEnvironment();
 const { names } = config;
 const what = [

@@ -1,12 +1,21 @@
 // npm run web: the gallery on http://localhost:8080 (WEB_PORT), against AWS_ENDPOINT_URL or AWS.
 
+import { z } from "zod";
 import { createClients, destroyClients } from "../src/aws/clients.ts";
+import { command, parseCommand } from "../src/cli/command.ts";
 import { configFromEnvironment, fail } from "../src/cli/env.ts";
 import { onStopRequest } from "../src/cli/process.ts";
 import { describeTarget } from "../src/config.ts";
 import { createLogger } from "../src/logger.ts";
 import { createGalleryServer } from "./gallery.ts";
 
+parseCommand(
+  command(
+    "web",
+    "The gallery on http://localhost:8080 (WEB_PORT), against AWS_ENDPOINT_URL or AWS, until SIGINT or SIGTERM.",
+  ),
+  z.object({}),
+);
 const config = configFromEnvironment();
 const logger = createLogger(config.logLevel, { service: "web", pid: process.pid });
 const clients = createClients(config);

@@ -1,6 +1,8 @@
 // npm run worker: long-poll the queue and process uploads until SIGINT/SIGTERM.
 
+import { z } from "zod";
 import { createClients, destroyClients } from "../src/aws/clients.ts";
+import { command, parseCommand } from "../src/cli/command.ts";
 import { configFromEnvironment } from "../src/cli/env.ts";
 import { onStopRequest } from "../src/cli/process.ts";
 import { describeTarget } from "../src/config.ts";
@@ -10,6 +12,14 @@ import { configureSharpForWorker } from "../src/pipeline/thumbnails.ts";
 import { startWorker } from "../src/pipeline/worker.ts";
 import { warnIfLambdaConsumesQueue } from "../src/provision/deploy/mappings.ts";
 
+parseCommand(
+  command(
+    "worker",
+    "Long-polls the upload queue and turns each upload into thumbnails and a DynamoDB item, until SIGINT or SIGTERM " +
+      "(then it finishes what it holds and exits 0).",
+  ).addHelpText("after", "\nWORKER_CONCURRENCY, VISIBILITY_TIMEOUT_SECONDS, THUMBNAIL_SIZES...: see .env.example."),
+  z.object({}),
+);
 const config = configFromEnvironment();
 configureSharpForWorker();
 const logger = createLogger(config.logLevel, { service: "worker", pid: process.pid });

@@ -1,5 +1,6 @@
 import dotenv from "dotenv";
-import { type Config, loadConfig } from "../config.ts";
+import { type Clients, createClients, destroyClients } from "../aws/clients.ts";
+import { type Config, describeTarget, loadConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 
 /**
@@ -28,4 +29,24 @@ export function explainConnectionError(error: unknown, endpoint: string): string
     return `Nothing answers at ${endpoint}. Start the stack first: \`npm start\` (embedded) or \`docker compose up\` (LocalStack).`;
   }
   return undefined;
+}
+
+/**
+ * Builds the AWS clients for `config`, runs `work` with them and always destroys them. An
+ * error ends the process with exit code 1 and one line: "Nothing answers at …" when no
+ * stack is there, otherwise `${failure}: ${message}` (e.g. "Bootstrap failed: …").
+ */
+export async function withClients<T>(
+  config: Config,
+  failure: string,
+  work: (clients: Clients) => Promise<T>,
+): Promise<T> {
+  const clients = createClients(config);
+  try {
+    return await work(clients);
+  } catch (error) {
+    fail(explainConnectionError(error, describeTarget(config)) ?? `${failure}: ${(error as Error).message}`);
+  } finally {
+    destroyClients(clients);
+  }
 }

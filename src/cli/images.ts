@@ -8,6 +8,7 @@ import { deleteImage, failedImages, MissingResourceError, presignImageUrls, repr
 import { getImageItem, type ImageItem, ImageStatus, LISTED_STATUSES, type ListedStatus } from "../store/metadata.ts";
 import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE, scanImages } from "../store/query.ts";
 import { reconcile } from "../store/reconcile.ts";
+import { Exit } from "./command.ts";
 import { confirm } from "./confirm.ts";
 import { configFromEnvironment, explainConnectionError } from "./env.ts";
 import {
@@ -17,9 +18,6 @@ import {
   formatReconciled,
   formatReprocessed,
 } from "./images/format.ts";
-
-/** Documented in the README ("Managing images"): scripts branch on these. */
-const Exit = { Ok: 0, Error: 1, Usage: 2, NotFound: 3 } as const;
 
 class UsageError extends Error {
   override name = "UsageError";

@@ -1,16 +1,17 @@
 // npm run seed-images [folder]: upload a folder of images and wait for every result.
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { SingleBar } from "cli-progress";
 import pLimit from "p-limit";
+import { z } from "zod";
 import { createClients, destroyClients } from "../aws/clients.ts";
 import { describeTarget } from "../config.ts";
 import { formatBytes } from "../format.ts";
 import { pollUntil } from "../poll.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../store/metadata.ts";
 import { formatTable } from "../table.ts";
+import { command, parseCommand, positiveNumber, wholeNumber } from "./command.ts";
 import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -25,15 +26,15 @@ const CONTENT_TYPES: Record<string, string> = {
   ".heic": "image/heic",
 };
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    timeout: { type: "string", default: "120" },
-    concurrency: { type: "string", default: "4" },
-  },
-});
-const folder = positionals[0] ?? "img";
-const timeoutMs = Number(values.timeout) * 1000;
+const values = parseCommand(
+  command("seed-images", "Uploads a folder of images to the uploads bucket and waits for each one's result.")
+    .argument("[folder]", "the folder to upload", "img")
+    .option("--timeout <seconds>", "how long to wait for the results", "120")
+    .option("--concurrency <n>", "uploads in flight at once", "4"),
+  z.object({ args: z.tuple([z.string()]), timeout: positiveNumber(), concurrency: wholeNumber(1) }),
+);
+const [folder] = values.args;
+const timeoutMs = values.timeout * 1000;
 const config = configFromEnvironment();
 const clients = createClients(config);
 
@@ -57,7 +58,7 @@ interface Upload {
   error?: string;
 }
 
-const limit = pLimit(Number(values.concurrency));
+const limit = pLimit(values.concurrency);
 let uploads: Upload[];
 try {
   uploads = await Promise.all(

@@ -1,7 +1,7 @@
 // npm start [-- --fresh]: the whole pipeline on the embedded AWS stack, in one command.
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
+import { z } from "zod";
 import { createClients, destroyClients } from "../aws/clients.ts";
 import { withEndpoint } from "../config.ts";
 import { describeStartError, type EmbeddedStack, embeddedStackOptions, startEmbeddedStack } from "../embedded/stack.ts";
@@ -9,15 +9,19 @@ import { createLogger } from "../logger.ts";
 import { WORKER_PROCESS } from "../process-tuning.ts";
 import { formatResources, summarizeBootstrap } from "../provision/report.ts";
 import { ensureResources } from "../provision/resources.ts";
+import { command, parseCommand } from "./command.ts";
 import { configFromEnvironment, fail } from "./env.ts";
 import { onStopRequest, STOP_SIGNALS, secondsSinceCommandStart } from "./process.ts";
 
-const { values } = parseArgs({
-  options: {
-    fresh: { type: "boolean", default: false },
-    "no-worker": { type: "boolean", default: false },
-  },
-});
+const values = parseCommand(
+  command(
+    "start",
+    "The whole pipeline in one command: the embedded AWS stack, bootstrap, the worker and the gallery. Ctrl-C stops everything.",
+  )
+    .option("--fresh", "start empty: delete the stack's saved state first")
+    .option("--no-worker", "start everything but the worker"),
+  z.object({ fresh: z.boolean().default(false), worker: z.boolean().default(true) }),
+);
 const baseConfig = configFromEnvironment();
 const logger = createLogger(baseConfig.logLevel, { service: "stack" });
 
@@ -103,7 +107,7 @@ function run(name: string, script: string, tuning: { nodeFlags: readonly string[
 }
 
 if (!shuttingDown) {
-  if (!values["no-worker"]) run("worker", "../../worker/index.ts", WORKER_PROCESS);
+  if (values.worker) run("worker", "../../worker/index.ts", WORKER_PROCESS);
   run("web", "../../web/server.ts", { nodeFlags: [], env: {} });
   // From the user's Enter, npm's own start-up included (see secondsSinceCommandStart).
   console.log(`Ready in ${secondsSinceCommandStart().toFixed(1)} s.`);

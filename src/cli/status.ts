@@ -1,28 +1,33 @@
 // npm run status [-- --json]: queue depths, counts by status and the last failures.
-import { parseArgs } from "node:util";
-import { createClients, destroyClients } from "../aws/clients.ts";
+import { z } from "zod";
 import { queueDepth } from "../aws/queues.ts";
 import { describeTarget } from "../config.ts";
 import { formatBytes } from "../format.ts";
 import { ImageStatus } from "../store/metadata.ts";
-import { countImages, listImages } from "../store/query.ts";
+import { countImages, listImages, MAX_PAGE_SIZE } from "../store/query.ts";
 import { formatTable } from "../table.ts";
-import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
+import { command, Exit, parseCommand, wholeNumber } from "./command.ts";
+import { configFromEnvironment, fail, withClients } from "./env.ts";
 
-const { values } = parseArgs({
-  options: { json: { type: "boolean", default: false }, failures: { type: "string", default: "5" } },
-});
+const values = parseCommand(
+  command("status", "Queue depths, image counts by status and the last failures.")
+    .option("--json", "print JSON: { target, queue, deadLetters, counts, lastFailures }")
+    .option("--failures <n>", "how many of the last failures to list", "5"),
+  z.object({ json: z.boolean().default(false), failures: wholeNumber(1, MAX_PAGE_SIZE) }),
+);
 const config = configFromEnvironment();
-const clients = createClients(config);
-try {
+await withClients(config, "Failed", async (clients) => {
   const [queue, deadLetters, counts, failed] = await Promise.all([
     queueDepth(clients, config.names.queue),
     queueDepth(clients, config.names.deadLetterQueue),
     countImages(config, clients),
-    listImages(config, clients, { status: ImageStatus.Failed, limit: Number(values.failures) }),
+    listImages(config, clients, { status: ImageStatus.Failed, limit: values.failures }),
   ]);
   if (!queue)
-    fail(`The queue ${config.names.queue} does not exist on ${describeTarget(config)}: run \`npm run bootstrap\`.`, 2);
+    fail(
+      `The queue ${config.names.queue} does not exist on ${describeTarget(config)}: run \`npm run bootstrap\`.`,
+      Exit.NotFound,
+    );
   const lastFailures = failed.items.map((i) => ({
     name: i.name,
     imageId: i.imageId,
@@ -64,8 +69,4 @@ try {
       console.log("\nMessages are waiting in the dead-letter queue: fix the cause, then `npm run redrive`.");
     }
   }
-} catch (error) {
-  fail(explainConnectionError(error, describeTarget(config)) ?? `Failed: ${(error as Error).message}`);
-} finally {
-  destroyClients(clients);
-}
+});

@@ -6,11 +6,12 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import sharp from "sharp";
+import { z } from "zod";
 import { queueDepth } from "../../src/aws/queues.ts";
+import { command, parseCommand, wholeNumber } from "../../src/cli/command.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../../src/store/metadata.ts";
 import { allImages, countImages } from "../../src/store/query.ts";
 import { formatTable } from "../../src/table.ts";
@@ -19,37 +20,59 @@ import { comparePeer, type PeerRound, type RawRun } from "./peer.ts";
 import { findPython, type PythonCommand, sharedBenchScript } from "./python.ts";
 import { type Measure, measured, median, medianOf, notRun, notRunReasons, peerReport, ratio, show } from "./report.ts";
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    rounds: { type: "string", default: "3" },
-    pillow: { type: "boolean", default: false },
-    "pillow-script": { type: "string", default: sharedBenchScript("pillow_thumb.py") },
-    // The original project's Lambda code as a worker on the same stack, against ours.
-    peer: { type: "boolean", default: false },
-    "peer-script": { type: "string", default: sharedBenchScript("seed_worker.py") },
-    "peer-procs": { type: "string", default: String(cpus().length) },
-    // Each round uploads the folder this many times.
-    "peer-copies": { type: "string", default: "2" },
-    // Images each worker processes, untimed, before its timed run (a warm, long-running worker).
-    "peer-warm-up": { type: "string", default: "10" },
-    latency: { type: "string", default: "10" },
-    backlog: { type: "string", default: "0" },
-    // Uploads in flight, as `npm run seed-images` does by default.
-    "upload-concurrency": { type: "string", default: "4" },
-    // Worker settings to try, e.g. --env WORKER_CONCURRENCY=3 (repeatable).
-    env: { type: "string", multiple: true, default: [] },
-  },
-});
+const values = parseCommand(
+  command(
+    "bench",
+    "Measures on the same images in one run: raw sharp (the reference), the whole pipeline on the embedded stack, " +
+      "optionally the original Pillow loop and the original project's worker; alternating rounds, medians.",
+  )
+    .argument("[folder]", "the images to process", "img")
+    .option("--rounds <n>", "alternating rounds to take the median of", "3")
+    .option("--pillow", "also time the original project's Pillow loop (python3 + PIL)")
+    .option("--pillow-script <path>", "the Pillow loop to run", sharedBenchScript("pillow_thumb.py"))
+    .option("--peer", "also run the original project's Lambda code as a worker on the same stack, against ours")
+    .option("--peer-script <path>", "the original worker to run", sharedBenchScript("seed_worker.py"))
+    .option("--peer-procs <n>", "processes of the original worker", String(cpus().length))
+    .option("--peer-copies <n>", "each round uploads the folder this many times", "2")
+    .option(
+      "--peer-warm-up <n>",
+      "images each worker processes, untimed, before its timed run (a warm, long-running worker)",
+      "10",
+    )
+    .option("--latency <n>", "single uploads timed one at a time for the latency figures", "10")
+    .option("--backlog <n>", "also time draining a backlog of this many queued uploads (0: skip)", "0")
+    .option("--upload-concurrency <n>", "uploads in flight, as `npm run seed-images` does by default", "4")
+    .option(
+      "--env <NAME=value>",
+      "a worker setting to try, e.g. --env WORKER_CONCURRENCY=3 (repeatable)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    ),
+  z.object({
+    args: z.tuple([z.string()]),
+    rounds: wholeNumber(1),
+    pillow: z.boolean().default(false),
+    pillowScript: z.string(),
+    peer: z.boolean().default(false),
+    peerScript: z.string(),
+    peerProcs: wholeNumber(1),
+    peerCopies: wholeNumber(1),
+    peerWarmUp: wholeNumber(0),
+    latency: wholeNumber(0),
+    backlog: wholeNumber(0),
+    uploadConcurrency: wholeNumber(1),
+    env: z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*=/, "NAME=value")),
+  }),
+);
 const workerEnv = Object.fromEntries(
   values.env.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
 );
-const folder = positionals[0] ?? "img";
-const rounds = Math.max(1, Number(values.rounds));
+const [folder] = values.args;
+const rounds = values.rounds;
 
 // What was asked for and cannot run is said first, not after minutes of measuring.
-const pillowCommand = values.pillow ? findPython(values["pillow-script"]) : undefined;
-const peerCommand = values.peer ? findPython(values["peer-script"], { needsBoto3: true }) : undefined;
+const pillowCommand = values.pillow ? findPython(values.pillowScript) : undefined;
+const peerCommand = values.peer ? findPython(values.peerScript, { needsBoto3: true }) : undefined;
 for (const [what, found] of [
   ["original Pillow loop (--pillow)", pillowCommand],
   ["original pipeline (--peer)", peerCommand],
@@ -119,7 +142,7 @@ async function pipeline(h: Harness, round: number): Promise<PipelineRound> {
   const uploadedAt = new Map<string, number>();
   const start = performance.now();
   const startWall = Date.now();
-  const limit = pLimit(Number(values["upload-concurrency"]));
+  const limit = pLimit(Number(values.uploadConcurrency));
   await Promise.all(
     files.map((f) =>
       limit(async () => {
@@ -381,10 +404,10 @@ async function mainBench(): Promise<Measure[]> {
 
 /** --peer: the project's worker and the original project's, alternating on one stack. */
 async function peerBench(command: PythonCommand): Promise<Measure[]> {
-  const copies = Math.max(1, Number(values["peer-copies"]));
-  const procs = Math.max(1, Number(values["peer-procs"]));
+  const copies = Math.max(1, Number(values.peerCopies));
+  const procs = Math.max(1, Number(values.peerProcs));
   console.log(
-    `--peer: ${files.length * copies} uploads per run (the folder ${copies}×, after ${Math.min(files.length, Math.max(0, Number(values["peer-warm-up"])))} untimed); the project's worker against ${path.basename(command.script)} (${procs} processes), one after the other on the same stack.`,
+    `--peer: ${files.length * copies} uploads per run (the folder ${copies}×, after ${Math.min(files.length, Math.max(0, Number(values.peerWarmUp)))} untimed); the project's worker against ${path.basename(command.script)} (${procs} processes), one after the other on the same stack.`,
   );
   const h = await startHarness(workerEnv, { worker: false });
   let out: PeerRound[];
@@ -394,9 +417,9 @@ async function peerBench(command: PythonCommand): Promise<Measure[]> {
       h,
       files,
       copies,
-      warmUp: Math.max(0, Number(values["peer-warm-up"])),
+      warmUp: Math.max(0, Number(values.peerWarmUp)),
       rounds,
-      uploadConcurrency: Number(values["upload-concurrency"]),
+      uploadConcurrency: Number(values.uploadConcurrency),
       peer: command,
       procs,
       raw,

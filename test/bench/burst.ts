@@ -3,24 +3,29 @@
 // memory and whether it ever exited.
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { parseArgs } from "node:util";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
+import { z } from "zod";
 import { queueDepth } from "../../src/aws/queues.ts";
+import { command, parseCommand, wholeNumber } from "../../src/cli/command.ts";
 import { countImages } from "../../src/store/query.ts";
 import { formatTable } from "../../src/table.ts";
 import { fixtures } from "../fixtures.ts";
 import { startHarness } from "./harness.ts";
 
-const { values } = parseArgs({
-  options: {
-    count: { type: "string", default: "200" },
-    hostile: { type: "string", default: "0.1" },
-    folder: { type: "string", default: "img" },
-  },
-});
-const count = Number(values.count);
-const hostileCount = Math.round(count * Number(values.hostile));
+const values = parseCommand(
+  command(
+    "burst",
+    "A burst of real and hostile uploads through the whole pipeline on the embedded stack; prints items by status, " +
+      "what is left on the queues, the worker's peak memory and whether it ever exited.",
+  )
+    .option("--count <n>", "uploads in the burst", "200")
+    .option("--hostile <fraction>", "the share of them that are hostile (bad images, bombs...)", "0.1")
+    .option("--folder <folder>", "where the real images come from", "img"),
+  z.object({ count: wholeNumber(1), hostile: z.coerce.number().min(0).max(1), folder: z.string() }),
+);
+const count = values.count;
+const hostileCount = Math.round(count * values.hostile);
 const photos = readdirSync(values.folder)
   .filter((f) => /\.(jpe?g|png|webp|gif|tiff?|avif)$/i.test(f))
   .map((f) => ({ name: f, body: readFileSync(path.join(values.folder, f)) }));
