@@ -4,7 +4,7 @@ import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { XMLParser } from "fast-xml-parser";
 import type { FauxqsServer, S3SpyEvent, SpyMessage } from "fauxqs";
 import pLimit from "p-limit";
-import { isNotFound } from "../errors.ts";
+import { isNotFound } from "../aws/errors.ts";
 import type { Logger } from "../logger.ts";
 import { encodeS3Key, stripQuotes } from "../pipeline/events.ts";
 import type { EventJournal, RecordedEvent } from "./event-journal.ts";
