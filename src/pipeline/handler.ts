@@ -8,8 +8,9 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import pLimit from "p-limit";
 import type { Clients } from "../aws/clients.ts";
+import { isNotFound } from "../aws/errors.ts";
 import type { Config } from "../config.ts";
-import { ErrorCode, errorMessage, isNotFound, PermanentError } from "../errors.ts";
+import { ErrorCode, errorMessage, PermanentError } from "../errors.ts";
 import { formatBytes } from "../format.ts";
 import type { Logger } from "../logger.ts";
 import {

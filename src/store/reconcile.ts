@@ -5,11 +5,11 @@ import { DeleteObjectsCommand, HeadObjectCommand, paginateListObjectsV2, type S3
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { DeleteCommand, paginateScan } from "@aws-sdk/lib-dynamodb";
 import type { Clients } from "../aws/clients.ts";
+import { isNotFound } from "../aws/errors.ts";
+import { queueUrl } from "../aws/lookups.ts";
 import type { Config } from "../config.ts";
-import { isNotFound } from "../errors.ts";
 import { stripQuotes } from "../pipeline/events.ts";
 import { isFolderMarker } from "../pipeline/ordering.ts";
-import { queueUrl } from "../provision/resources.ts";
 import { MissingResourceError } from "./manage.ts";
 import { type ImageItem, ImageStatus, imageIdFor } from "./metadata.ts";
 
