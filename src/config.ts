@@ -53,7 +53,15 @@ export interface Config {
     host: string;
     /** Endpoint written into presigned URLs for the browser, when it differs from the server's (compose). */
     publicS3Endpoint: string | undefined;
+    /** Host names the gallery answers to (others get 421): loopback names and WEB_HOST. */
+    allowedHosts: string[];
   };
+  /**
+   * Origins whose pages may call the AWS endpoint from a browser (CORS): the gallery's own
+   * origins on WEB_PORT, then CORS_ALLOWED_ORIGINS. The embedded edge answers only these, and
+   * bootstrap writes them into the buckets' CORS configuration.
+   */
+  corsAllowedOrigins: string[];
   alertEmail: string | undefined;
   logLevel: "debug" | "info" | "warn" | "error";
   /** `npm run deploy`: the same handler on AWS Lambda. */
@@ -145,6 +153,18 @@ const envSchema = z.object({
   WEB_PORT: int(0, 65_535).default(8080),
   WEB_HOST: z.string().min(1).default("127.0.0.1"),
   WEB_PUBLIC_S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .transform((list) =>
+      list
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z.array(z.string().refine(isOrigin, "comma-separated origins such as http://localhost:5173 (no '*', no path)")),
+    )
+    .default([]),
   ALERT_EMAIL: z.email().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LAMBDA_ROLE_ARN: z
@@ -226,7 +246,14 @@ export function loadConfig(env: Env = process.env): Config {
       port: e.WEB_PORT,
       host: e.WEB_HOST,
       publicS3Endpoint: e.WEB_PUBLIC_S3_ENDPOINT && new URL(e.WEB_PUBLIC_S3_ENDPOINT).origin,
+      allowedHosts: galleryHosts(e.WEB_HOST),
     },
+    corsAllowedOrigins: [
+      ...new Set([
+        ...galleryHosts(e.WEB_HOST).map((host) => `http://${host.includes(":") ? `[${host}]` : host}:${e.WEB_PORT}`),
+        ...e.CORS_ALLOWED_ORIGINS.map((origin) => new URL(origin).origin),
+      ]),
+    ],
     alertEmail: e.ALERT_EMAIL,
     logLevel: e.LOG_LEVEL,
     lambda: {
@@ -240,6 +267,24 @@ export function loadConfig(env: Env = process.env): Config {
       endpointUrl: e.LAMBDA_ENDPOINT_URL && new URL(e.LAMBDA_ENDPOINT_URL).origin,
     },
   };
+}
+
+/** The names a browser reaches the gallery by: loopback, and WEB_HOST unless it is a wildcard. */
+function galleryHosts(webHost: string): string[] {
+  const hosts = ["localhost", "127.0.0.1", "::1"];
+  const host = webHost.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  if (host !== "0.0.0.0" && host !== "::" && !hosts.includes(host)) hosts.push(host);
+  return hosts;
+}
+
+/** An origin as browsers send it in `Origin`: scheme, host and optional port, nothing else. */
+function isOrigin(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === text.replace(/\/$/, "");
+  } catch {
+    return false;
+  }
 }
 
 function resolveTarget(endpoint: string | undefined, lambdaFunction: string | undefined): Target {

@@ -1,3 +1,5 @@
+import { terminalSafeJson } from "./format.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFields = Record<string, unknown>;
 
@@ -22,7 +24,8 @@ export function createLogger(
 ): Logger {
   const log = (at: LogLevel, msg: string, fields?: LogFields) => {
     if (ORDER[at] < ORDER[level]) return;
-    write(JSON.stringify({ level: at, time: new Date().toISOString(), msg, ...base, ...fields }, errorReplacer));
+    const line = JSON.stringify({ level: at, time: new Date().toISOString(), msg, ...base, ...fields }, errorReplacer);
+    write(terminalSafeJson(line));
   };
   return {
     debug: (msg, fields) => log("debug", msg, fields),

@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
+import { loadConfig } from "../src/config.ts";
 import { startEmbeddedStack } from "../src/embedded/stack.ts";
 import { silentLogger } from "../src/logger.ts";
 import { clearPipelineSettings } from "./hermetic-env.ts";
@@ -21,6 +23,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     endpoint: string;
     backend: Backend;
+    /** WEB_PORT of the test config: the port of the one gallery a browser test opens (CORS). */
+    galleryPort: number;
   }
 }
 
@@ -31,6 +35,10 @@ declare module "vitest" {
  * otherwise → the embedded stack on a free port.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The stack (and bootstrap's bucket CORS) allow browsers only from the gallery's origins,
+  // which derive from WEB_PORT: the browser tests serve their gallery on this port.
+  const galleryPort = await freePort();
+  project.provide("galleryPort", galleryPort);
   const external = EXTERNAL_ENDPOINT;
   if (external) {
     report("external", external, "AWS_ENDPOINT_URL is set");
@@ -64,6 +72,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     region: "us-east-1",
     dataDir,
     logger: silentLogger,
+    allowedOrigins: loadConfig({ WEB_PORT: String(galleryPort) }).corsAllowedOrigins,
   });
   report("embedded", stack.endpoint, `no Docker engine (${docker.reason})`);
   project.provide("endpoint", stack.endpoint);
@@ -72,6 +81,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await stack.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 async function dockerAvailable(): Promise<{ ok: true } | { ok: false; reason: string }> {

@@ -25,6 +25,8 @@ export function testConfig(overrides: Env = {}): Config {
     TABLE_NAME: `ImageMetadata-${id}`,
     WORKER_WAIT_SECONDS: "1",
     VISIBILITY_TIMEOUT_SECONDS: "10",
+    // The origins CORS allows derive from it (see global-setup.ts).
+    WEB_PORT: String(inject("galleryPort")),
     ...overrides,
   });
 }

@@ -6,7 +6,7 @@ import type { Config } from "../src/config.ts";
 import { errorMessage } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
 import { LISTED_STATUSES, type ListedStatus } from "../src/store/metadata.ts";
-import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE } from "../src/store/query.ts";
+import { BadCursorError, findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE } from "../src/store/query.ts";
 import { type ChangeEvent, createChangeFeed } from "./changes.ts";
 import { createPresigner, presignUpload, s3Origins, toImageView, UploadRequestError } from "./images.ts";
 import { createStatsSource } from "./stats.ts";
@@ -87,12 +87,26 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
   const feed = createChangeFeed({ config, clients, logger, stats, ...(pollMs && { pollMs }) });
   const streams = new Set<ServerResponse>();
 
+  const allowedHosts = new Set(config.web.allowedHosts);
   const server = http.createServer((req, res) => {
     for (const [name, value] of Object.entries(securityHeaders)) res.setHeader(name, value);
+    // DNS rebinding: a page on attacker.example whose name resolves to 127.0.0.1 is same-origin
+    // with whatever answers there. Answer only the names the gallery is reached by.
+    if (!allowedHosts.has(hostName(req.headers.host))) {
+      return sendJson(res, 421, {
+        error: {
+          code: "MISDIRECTED_REQUEST",
+          message: "This gallery answers only on localhost, 127.0.0.1, [::1] and WEB_HOST.",
+        },
+      });
+    }
     route(req, res).catch((error: unknown) => {
       if (res.destroyed) return;
       if (error instanceof ApiError)
         return sendJson(res, error.status, { error: { code: error.code, message: error.message } });
+      if (error instanceof BadCursorError) {
+        return sendJson(res, 400, { error: { code: "BAD_CURSOR", message: error.message } });
+      }
       if (error instanceof InvalidQueryError || error instanceof UploadRequestError) {
         return sendJson(res, 400, { error: { code: "BAD_REQUEST", message: error.message } });
       }
@@ -238,6 +252,16 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
       });
     },
   };
+}
+
+/** The host name of a Host header, lowercase, without port or IPv6 brackets ("" if unusable). */
+function hostName(host: string | undefined): string {
+  if (!host) return "";
+  try {
+    return new URL(`http://${host}`).hostname.replace(/^\[(.*)\]$/, "$1");
+  } catch {
+    return "";
+  }
 }
 
 function allow(method: string, methods: string[]): void {

@@ -1,8 +1,9 @@
+import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { type Clients, createPresignClient } from "../src/aws/clients.ts";
 import type { Config } from "../src/config.ts";
-import { presignGet } from "../src/store/manage.ts";
+import { originalResponse, presignGet, type ResponseOverrides } from "../src/store/manage.ts";
 import { type ImageItem, imageIdFor } from "../src/store/metadata.ts";
 
 /** What the browser gets for an image: no bucket names or sequencers, URLs instead of keys. */
@@ -46,8 +47,17 @@ export function createPresigner(config: Config, clients: Clients): S3Client {
   return endpoint ? createPresignClient(config, endpoint) : clients.s3Presign;
 }
 
-export function presignForBrowser(s3: S3Client, bucket: string, key: string): Promise<string> {
-  return presignGet(s3, bucket, key, { expiresIn: URL_LIFETIME_SECONDS, signingDate: signingDate() });
+export function presignForBrowser(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  response?: ResponseOverrides,
+): Promise<string> {
+  return presignGet(s3, bucket, key, {
+    expiresIn: URL_LIFETIME_SECONDS,
+    signingDate: signingDate(),
+    ...(response && { response }),
+  });
 }
 
 export async function toImageView(
@@ -82,7 +92,10 @@ export async function toImageView(
     errorCode: item.errorCode,
     errorMessage: item.errorMessage,
     thumbnails,
-    ...(options.original && { originalUrl: await presignForBrowser(s3, item.bucket, item.key) }),
+    // Never inline unless it is a raster image the worker decoded: see originalResponse.
+    ...(options.original && {
+      originalUrl: await presignForBrowser(s3, item.bucket, item.key, originalResponse(item)),
+    }),
   };
 }
 
@@ -111,20 +124,37 @@ const UPLOAD_LIFETIME_SECONDS = 10 * 60;
 const MAX_NAME_LENGTH = 200;
 
 /**
- * A presigned POST for one file. The policy pins the key, the exact Content-Type and the
- * size range, so S3 refuses anything else even if the browser lies about the file.
+ * The types a browser may upload: raster formats the worker decodes (sharp/libvips, HEIC/HEIF
+ * with libheif). SVG is not among them: it can carry script, and S3 serves an original with
+ * the Content-Type it was uploaded with.
+ */
+export const UPLOAD_TYPES = [
+  "image/jpeg",
+  "image/png",
+  "image/webp",
+  "image/avif",
+  "image/gif",
+  "image/tiff",
+  "image/heic",
+  "image/heif",
+] as const;
+
+/**
+ * A presigned POST for one file, giving the browser exactly one right: to create the object
+ * `uploads/<random id>/<cleaned name>` once, with this Content-Type and 1..MAX_IMAGE_BYTES bytes,
+ * for 10 minutes. Every condition is an exact match (`eq`): never `starts-with` on the key and
+ * never `${filename}`, so the page cannot choose another key (or replace another image).
+ * Conditions as in the S3 POST policy reference (docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html).
+ * Throws UploadRequestError (400) for a request it will not sign.
  */
 export async function presignUpload(config: Config, s3: S3Client, request: unknown): Promise<UploadTicket> {
   const { name, type } = validateUpload(config, request);
-  const key = `${config.uploadPrefix}${name}`;
+  // 80 random bits: not guessable, so a ticket can only ever create a new object.
+  const key = `${config.uploadPrefix}${randomBytes(10).toString("base64url")}/${name}`;
   const post = await createPresignedPost(s3, {
     Bucket: config.names.uploadsBucket,
     Key: key,
-    Conditions: [
-      ["content-length-range", 1, config.limits.maxBytes],
-      ["starts-with", "$Content-Type", "image/"],
-      { "Content-Type": type },
-    ],
+    Conditions: [["content-length-range", 1, config.limits.maxBytes], { "Content-Type": type }],
     Fields: { "Content-Type": type },
     Expires: UPLOAD_LIFETIME_SECONDS,
   });
@@ -138,31 +168,50 @@ export async function presignUpload(config: Config, s3: S3Client, request: unkno
   };
 }
 
+// Control characters (C0, DEL, C1) and the bidirectional formatting characters that make
+// "gpj.exe" read as "exe.jpg" (Unicode TR9: ALM, LRM, RLM, LRE..RLO, LRI..PDI).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
+const UNSAFE_NAME = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * The file name as a key's last segment: NFC, path separators and S3's `${filename}` placeholder
+ * neutralised, surrounding spaces and dots removed ("." and ".." clean to nothing).
+ */
+export function cleanFileName(raw: string): string {
+  return raw
+    .normalize("NFC")
+    .replace(/[/\\]/g, "_")
+    .replace(/\$\{/g, "_{")
+    .replace(/^[\s.]+|[\s.]+$/g, "");
+}
+
 function validateUpload(config: Config, request: unknown): UploadRequest {
   if (typeof request !== "object" || request === null) {
     throw new UploadRequestError("the body must be a JSON object {name, type, size}");
   }
   const { name: rawName, type, size } = request as Record<string, unknown>;
   if (typeof rawName !== "string" || rawName.trim() === "") throw new UploadRequestError("name is required");
-  // Browsers send a bare file name; anything path-like is flattened so the key stays one level deep.
-  const name = rawName.trim().replace(/[/\\]/g, "_");
+  if (UNSAFE_NAME.test(rawName)) {
+    throw new UploadRequestError("name must not contain control or bidirectional formatting characters");
+  }
+  const name = cleanFileName(rawName);
+  if (name === "") throw new UploadRequestError(`name ${JSON.stringify(rawName)} is not a file name`);
   if (name.length > MAX_NAME_LENGTH) {
     throw new UploadRequestError(`name must be at most ${MAX_NAME_LENGTH} characters`);
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point.
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new UploadRequestError("name must not contain control characters");
-  if (typeof type !== "string" || !/^image\/[a-z0-9.+-]+$/i.test(type)) {
-    throw new UploadRequestError(`type must be an image content type such as image/jpeg, not ${JSON.stringify(type)}`);
-  }
+  const lowerType = typeof type === "string" ? type.toLowerCase() : type;
   // SVG can carry script, and the original is served from S3 with its own Content-Type.
-  if (type.toLowerCase() === "image/svg+xml") throw new UploadRequestError("SVG images are not accepted");
+  if (lowerType === "image/svg+xml") throw new UploadRequestError("SVG images are not accepted");
+  if (typeof lowerType !== "string" || !(UPLOAD_TYPES as readonly string[]).includes(lowerType)) {
+    throw new UploadRequestError(`type must be one of ${UPLOAD_TYPES.join(", ")}, not ${JSON.stringify(type)}`);
+  }
   if (typeof size !== "number" || !Number.isInteger(size) || size < 1) {
     throw new UploadRequestError("size must be the file's size in bytes (at least 1)");
   }
   if (size > config.limits.maxBytes) {
     throw new UploadRequestError(`the file is ${size} bytes; the limit is ${config.limits.maxBytes} bytes`);
   }
-  return { name, type: type.toLowerCase(), size };
+  return { name, type: lowerType, size };
 }
 
 /** The origins presigned URLs point at, for the Content-Security-Policy. */

@@ -2,6 +2,7 @@ import dotenv from "dotenv";
 import { type Clients, createClients, destroyClients } from "../aws/clients.ts";
 import { type Config, describeTarget, loadConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
+import { escapeTerminalLines } from "../format.ts";
 
 /**
  * Entry points call this first: .env (if any) under the real environment, then one
@@ -17,8 +18,9 @@ export function configFromEnvironment(): Config {
   }
 }
 
+/** Prints the message (escaped for the terminal: it may quote keys or backend errors) and exits. */
 export function fail(message: string, exitCode = 1): never {
-  process.stderr.write(`${message}\n`);
+  process.stderr.write(`${escapeTerminalLines(message)}\n`);
   process.exit(exitCode);
 }
 

@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { type Clients, createClients, destroyClients } from "../aws/clients.ts";
 import { type Config, describeTarget } from "../config.ts";
 import { errorMessage } from "../errors.ts";
+import { escapeTerminal, escapeTerminalLines, terminalJson } from "../format.ts";
 import { pollUntil } from "../poll.ts";
 import { deleteImage, failedImages, MissingResourceError, presignImageUrls, reprocessImages } from "../store/manage.ts";
 import { getImageItem, type ImageItem, ImageStatus, LISTED_STATUSES, type ListedStatus } from "../store/metadata.ts";
@@ -37,7 +38,8 @@ function open(): { config: Config; clients: Clients } {
 }
 
 function print(json: boolean, data: unknown, text: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(data, null, 2)}\n` : `${text()}\n`);
+  // The text formatters escape each value they print (formatTable, escapeTerminal).
+  process.stdout.write(json ? `${terminalJson(data, 2)}\n` : `${text()}\n`);
 }
 
 async function resolveImage(
@@ -178,7 +180,7 @@ program
       const cut =
         result.matchedCount > result.items.length ? ` Showing ${result.items.length}: raise --limit for more.` : "";
       return result.items.length === 0
-        ? `No images match "${text}".\n${read}`
+        ? `No images match "${escapeTerminal(text)}".\n${read}`
         : `${formatImageTable(result.items)}\n${read}${cut}`;
     });
   });
@@ -196,7 +198,7 @@ program
       if (!process.stdin.isTTY) throw new UsageError("Refusing to delete without confirmation: pass --yes.");
       const count = item.thumbnails?.length ?? 0;
       const yes = await confirm(
-        `Delete ${item.name} (s3://${item.bucket}/${item.key}, ${count} thumbnail(s) and its item) on ${describeTarget(config)}?`,
+        `Delete ${escapeTerminal(item.name)} (s3://${escapeTerminal(`${item.bucket}/${item.key}`)}, ${count} thumbnail(s) and its item) on ${describeTarget(config)}?`,
       );
       if (!yes) {
         console.log("Nothing deleted.");
@@ -313,7 +315,7 @@ async function waitForReprocessing(
 function exitCodeFor(error: unknown): number {
   // Commander has printed its own message (or the help) already.
   if (error instanceof CommanderError) return error.exitCode === 0 ? Exit.Ok : Exit.Usage;
-  const say = (message: string) => process.stderr.write(`error: ${message}\n`);
+  const say = (message: string) => process.stderr.write(`error: ${escapeTerminalLines(message)}\n`);
   if (error instanceof UsageError || error instanceof InvalidQueryError) {
     say(`${error.message}\n(add --help for usage)`);
     return Exit.Usage;

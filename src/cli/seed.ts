@@ -7,7 +7,7 @@ import pLimit from "p-limit";
 import { z } from "zod";
 import { createClients, destroyClients } from "../aws/clients.ts";
 import { describeTarget } from "../config.ts";
-import { formatBytes } from "../format.ts";
+import { escapeTerminal, formatBytes } from "../format.ts";
 import { pollUntil } from "../poll.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../store/metadata.ts";
 import { formatTable } from "../table.ts";
@@ -44,7 +44,7 @@ const files = (await readdir(folder).catch(() => fail(`No such folder: ${folder}
 if (files.length === 0) fail(`No images in ${folder}/ (looked for ${Object.keys(CONTENT_TYPES).join(" ")})`);
 
 console.log(
-  `Uploading ${files.length} images from ${folder}/ to s3://${config.names.uploadsBucket}/${config.uploadPrefix} on ${describeTarget(config)}`,
+  `Uploading ${files.length} images from ${escapeTerminal(folder)}/ to s3://${config.names.uploadsBucket}/${config.uploadPrefix} on ${describeTarget(config)}`,
 );
 const bar = new SingleBar({ format: "{phase} [{bar}] {value}/{total}", hideCursor: true, noTTYOutput: false });
 bar.start(files.length * 2, 0, { phase: "upload " });

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { queueDepth } from "../aws/queues.ts";
 import { describeTarget } from "../config.ts";
-import { formatBytes } from "../format.ts";
+import { formatBytes, terminalJson } from "../format.ts";
 import { ImageStatus } from "../store/metadata.ts";
 import { countImages, listImages, MAX_PAGE_SIZE } from "../store/query.ts";
 import { formatTable } from "../table.ts";
@@ -37,7 +37,7 @@ await withClients(config, "Failed", async (clients) => {
     bytes: i.bytes,
   }));
   if (values.json) {
-    console.log(JSON.stringify({ target: describeTarget(config), queue, deadLetters, counts, lastFailures }, null, 2));
+    console.log(terminalJson({ target: describeTarget(config), queue, deadLetters, counts, lastFailures }, 2));
   } else {
     console.log(`Pipeline "${config.names.prefix}" on ${describeTarget(config)}`);
     console.log(

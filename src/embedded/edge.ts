@@ -4,11 +4,11 @@ import { pipeline } from "node:stream/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { bucketExists } from "../aws/lookups.ts";
 import type { Logger } from "../logger.ts";
+import { handleCors, withoutCorsHeaders } from "./cors.ts";
 import { JournalWriteError } from "./event-journal.ts";
 import {
   entityTooLarge,
   escapeXml,
-  isLargePost,
   isLargePut,
   MAX_OBJECT_BYTES,
   postLarge,
@@ -17,6 +17,8 @@ import {
   type UploadHooks,
 } from "./large-put.ts";
 import { NotificationConfigError, type NotificationHub } from "./notifications.ts";
+import { checkPostPolicy, checkPresignedExpiry, isBrowserUpload, type PolicyVerifier } from "./post-policy.ts";
+import { objectResponseHeaders } from "./response-headers.ts";
 import { handleSqsQuery, isSqsQueryRequest } from "./sqs-query.ts";
 
 export interface EdgeBackends {
@@ -28,14 +30,11 @@ export interface EdgeBackends {
   dynamoPort: number;
   notifications: NotificationHub;
   logger: Logger;
+  /** Origins whose pages may call the stack (the gallery's, CORS_ALLOWED_ORIGINS); see handleCors. */
+  allowedOrigins: readonly string[];
+  /** The secret presigned POST policies must be signed with (see checkPostPolicy). */
+  policy: PolicyVerifier;
 }
-
-const CORS_HEADERS = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-methods": "GET, PUT, POST, DELETE, HEAD",
-  "access-control-expose-headers": "ETag, x-amz-request-id, x-amz-version-id, Location",
-  "access-control-max-age": "3000",
-};
 
 const HEALTH_BODY = JSON.stringify({
   services: { s3: "running", sqs: "running", sns: "running", dynamodb: "running" },
@@ -53,11 +52,13 @@ export interface EdgeServer extends http.Server {
 /**
  * One endpoint in front of both emulators, like LocalStack's edge port: DynamoDB requests
  * (JSON protocol, X-Amz-Target: DynamoDB_20120810.*) go to dynalite, everything else to
- * fauxqs. The edge adds what neither emulator has: CORS for browser uploads and bucket
- * notification configurations. An S3 write's 2xx is relayed only once its event is recorded.
+ * fauxqs. The edge adds what neither emulator has: CORS for the allowed origins (browser uploads),
+ * presigned POST policy checks and bucket notification configurations. An S3 write's 2xx is
+ * relayed only once its event is recorded.
  */
 export function createEdgeServer(backends: EdgeBackends): EdgeServer {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const allowedOrigins = new Set(backends.allowedOrigins);
   const writesInFlight = new Set<Promise<void>>();
 
   const server = http.createServer((req, res) => {
@@ -103,21 +104,16 @@ export function createEdgeServer(backends: EdgeBackends): EdgeServer {
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    for (const [name, value] of Object.entries(CORS_HEADERS)) res.setHeader(name, value);
+    if (handleCors(req, res, allowedOrigins)) return;
     const url = new URL(req.url ?? "/", "http://edge");
 
-    if (req.method === "OPTIONS") {
-      res.writeHead(204, {
-        "access-control-allow-headers": req.headers["access-control-request-headers"] ?? "*",
-      });
-      res.end();
-      return;
-    }
     if (url.pathname === "/_localstack/health" || url.pathname === "/_embedded/health") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(HEALTH_BODY);
       return;
     }
+    // A presigned URL past its X-Amz-Expires is refused, as on S3.
+    checkPresignedExpiry(url);
     const target = req.headers["x-amz-target"];
     if (typeof target === "string" && target.startsWith("DynamoDB_")) {
       await forward(req, res, backends.dynamoPort);
@@ -158,8 +154,10 @@ export function createEdgeServer(backends: EdgeBackends): EdgeServer {
       await putLarge(req, res, url, backends.s3, hooks);
       return;
     }
-    if (isLargePost(req, url)) {
-      await postLarge(req, res, url, backends.s3, hooks);
+    if (isBrowserUpload(req, url)) {
+      await postLarge(req, res, url, backends.s3, hooks, (fields) =>
+        checkPostPolicy(fields, bucket ?? "", backends.policy),
+      );
       return;
     }
     const status = await forward(req, res, backends.fauxqsPort, (incoming) => confirmWrite(incoming, mark));
@@ -249,7 +247,18 @@ export function createEdgeServer(backends: EdgeBackends): EdgeServer {
       await sent;
       throw instead;
     }
-    res.writeHead(incoming.statusCode ?? 502, incoming.headers);
+    // dynalite answers any Origin with `Access-Control-Allow-Origin: *`: only the edge's CORS counts.
+    const upstreamHeaders = withoutCorsHeaders(incoming.headers);
+    const headers =
+      port === backends.fauxqsPort
+        ? objectResponseHeaders(
+            req.method,
+            new URL(req.url ?? "/", "http://edge"),
+            incoming.statusCode ?? 502,
+            upstreamHeaders,
+          )
+        : upstreamHeaders;
+    res.writeHead(incoming.statusCode ?? 502, headers);
     await pipeline(incoming, res);
     await sent;
     return incoming.statusCode ?? 502;

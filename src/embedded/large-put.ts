@@ -8,6 +8,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import busboy from "busboy";
+import { type LengthRange, lengthLimit } from "./post-policy.ts";
 
 /**
  * fauxqs refuses request bodies over 11 MiB (its HTTP server's body limit), while S3 takes
@@ -96,23 +97,18 @@ export async function putLarge(
   res.end();
 }
 
-/** A browser upload (presigned POST) over the limit: multipart/form-data, the file last. */
-export function isLargePost(req: IncomingMessage, url: URL): boolean {
-  return (
-    req.method === "POST" &&
-    url.pathname.split("/").filter(Boolean).length === 1 &&
-    url.search === "" &&
-    String(req.headers["content-type"] ?? "").startsWith("multipart/form-data") &&
-    Number(req.headers["content-length"] ?? 0) > SINGLE_PUT_LIMIT
-  );
-}
-
+/**
+ * A browser-based upload (POST Object, any size): the form is parsed once, the fields before the
+ * file are checked by `checkForm` (the POST policy) before the file is read, and the file is
+ * streamed into the store within the size range it returns; nothing is stored if either fails.
+ */
 export async function postLarge(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
   s3: S3Client,
   hooks: UploadHooks,
+  checkForm: (fields: ReadonlyMap<string, string>) => Promise<LengthRange>,
 ): Promise<void> {
   const Bucket = decodeURIComponent(url.pathname.split("/")[1] ?? "");
   const fields = new Map<string, string>();
@@ -130,19 +126,35 @@ export async function postLarge(
         return;
       }
       const field = (name: string) => fields.get(name.toLowerCase()) || undefined;
-      storeMultipart(
-        s3,
-        {
-          Bucket,
-          Key,
-          ContentType: field("Content-Type"),
-          CacheControl: field("Cache-Control"),
-          ContentDisposition: field("Content-Disposition"),
-          Metadata: userMetadata([...fields.entries()]),
-        },
-        stream,
-        () => hooks.announce(Bucket, Key, "ObjectCreated:Post"),
-      ).then((eTag) => resolve({ key: Key, eTag }), reject);
+      checkForm(fields)
+        .then((range) => {
+          const file = stream.pipe(lengthLimit(range));
+          // Over the size: stop storing, but read the rest of the form so the answer gets through.
+          file.on("error", () => {
+            stream.unpipe(file);
+            stream.resume();
+          });
+          return storeMultipart(
+            s3,
+            {
+              Bucket,
+              Key,
+              ContentType: field("Content-Type"),
+              CacheControl: field("Cache-Control"),
+              ContentDisposition: field("Content-Disposition"),
+              Metadata: userMetadata([...fields.entries()]),
+            },
+            file,
+            () => hooks.announce(Bucket, Key, "ObjectCreated:Post"),
+          );
+        })
+        .then(
+          (eTag) => resolve({ key: Key, eTag }),
+          (error: unknown) => {
+            stream.resume();
+            reject(error);
+          },
+        );
     });
     form.on("close", () => {
       if (!gotFile)

@@ -22,6 +22,10 @@ export interface EmbeddedStackOptions {
   logger: Logger;
   /** Tests only: how the event journal opens its file, to inject a full disk. */
   openJournalFile?: OpenJournalFile;
+  /** Origins whose pages may call the stack from a browser (config.corsAllowedOrigins); default none. */
+  allowedOrigins?: readonly string[];
+  /** Presigned POST policies must be signed with this secret; default `test`, like every client here. */
+  secretAccessKey?: string;
 }
 
 export interface EmbeddedStack {
@@ -62,7 +66,15 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
     notifications.start();
     started.push(() => notifications.stop());
 
-    const edge = createEdgeServer({ fauxqsPort: fauxqs.port, s3: directS3, dynamoPort, notifications, logger });
+    const edge = createEdgeServer({
+      fauxqsPort: fauxqs.port,
+      s3: directS3,
+      dynamoPort,
+      notifications,
+      logger,
+      allowedOrigins: options.allowedOrigins ?? [],
+      policy: { secretAccessKey: options.secretAccessKey ?? "test" },
+    });
     const port = await listen(edge, options.port, options.host);
     const hostForUrl = options.host === "127.0.0.1" || options.host === "0.0.0.0" ? "localhost" : options.host;
 
@@ -219,6 +231,8 @@ export function embeddedStackOptions(
     region: config.region,
     dataDir: config.embedded.dataDir,
     logger,
+    allowedOrigins: config.corsAllowedOrigins,
+    secretAccessKey: config.credentials?.secretAccessKey ?? "test",
     ...overrides,
   };
 }

@@ -56,7 +56,9 @@ export function thumbnailKey(imageId: string, version: string, size: number, for
 }
 
 export function fileNameOf(key: string, uploadPrefix: string): string {
-  return key.startsWith(uploadPrefix) ? key.slice(uploadPrefix.length) : key;
+  const rest = key.startsWith(uploadPrefix) ? key.slice(uploadPrefix.length) : key;
+  // The gallery stores uploads as uploads/<ticket id>/<name>: the name is the last segment.
+  return rest.slice(rest.lastIndexOf("/") + 1) || rest;
 }
 
 /**

@@ -125,7 +125,8 @@ async function ensureBucket(config: Config, clients: Clients, bucket: string, up
       }),
     );
   }
-  // Browsers upload straight to the uploads bucket with a presigned POST, and read thumbnails.
+  // Browsers upload straight to the uploads bucket with a presigned POST, and read thumbnails:
+  // from the gallery's origins (and CORS_ALLOWED_ORIGINS) only, never any page on the web.
   await clients.s3.send(
     new PutBucketCorsCommand({
       Bucket: bucket,
@@ -133,7 +134,7 @@ async function ensureBucket(config: Config, clients: Clients, bucket: string, up
         CORSRules: [
           {
             AllowedMethods: uploads ? ["GET", "POST", "PUT"] : ["GET"],
-            AllowedOrigins: ["*"],
+            AllowedOrigins: config.corsAllowedOrigins,
             AllowedHeaders: ["*"],
             ExposeHeaders: ["ETag"],
             MaxAgeSeconds: 3000,

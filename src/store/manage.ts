@@ -34,9 +34,42 @@ export function presignGet(
   s3: S3Client,
   bucket: string,
   key: string,
-  options: { expiresIn: number; signingDate?: Date },
+  options: { expiresIn: number; signingDate?: Date; response?: ResponseOverrides },
 ): Promise<string> {
-  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), options);
+  const { response, ...signing } = options;
+  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key, ...response }), signing);
+}
+
+/** GetObject's response-* overrides (the headers S3 answers with instead of the stored ones). */
+export interface ResponseOverrides {
+  ResponseContentType: string;
+  ResponseContentDisposition: string;
+}
+
+/** Formats the worker decoded (sharp's names) that a browser may show inline, and their types. */
+const INLINE_TYPES: Record<string, string> = {
+  jpeg: "image/jpeg",
+  png: "image/png",
+  webp: "image/webp",
+  gif: "image/gif",
+  avif: "image/avif",
+};
+
+/**
+ * How an original is served to a browser. It was uploaded with a Content-Type of the uploader's
+ * choosing and S3 serves it with that type, from the S3 endpoint's origin: an HTML or SVG file
+ * would run its script there. So an original is shown inline only when the worker decoded it as
+ * a raster format browsers display, with that format's type (never the uploaded one); anything
+ * else (failed, unprocessed, HEIC, TIFF) is a download of application/octet-stream.
+ * Content-Disposition per RFC 6266, the name encoded per RFC 8187.
+ */
+export function originalResponse(item: ImageItem): ResponseOverrides {
+  const name = item.name || item.key.slice(item.key.lastIndexOf("/") + 1) || "original";
+  const filename = `filename*=UTF-8''${encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+  const inline = item.status === ImageStatus.Processed ? INLINE_TYPES[item.format ?? ""] : undefined;
+  return inline
+    ? { ResponseContentType: inline, ResponseContentDisposition: `inline; ${filename}` }
+    : { ResponseContentType: "application/octet-stream", ResponseContentDisposition: `attachment; ${filename}` };
 }
 
 /** GET URLs for the original and every thumbnail, signed with the client browsers would use. */
@@ -48,7 +81,7 @@ export async function presignImageUrls(
 ): Promise<ImageUrls> {
   const sign = (bucket: string, key: string) => presignGet(clients.s3Presign, bucket, key, { expiresIn });
   const [original, ...thumbnails] = await Promise.all([
-    sign(item.bucket, item.key),
+    presignGet(clients.s3Presign, item.bucket, item.key, { expiresIn, response: originalResponse(item) }),
     ...(item.thumbnails ?? []).map((t) => sign(config.names.thumbnailsBucket, t.key)),
   ]);
   return {

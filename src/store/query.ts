@@ -33,6 +33,14 @@ export class InvalidQueryError extends Error {
   override name = "InvalidQueryError";
 }
 
+/** A list cursor that this code did not hand out (tampered, truncated, or for other filters). */
+export class BadCursorError extends InvalidQueryError {
+  override name = "BadCursorError";
+  constructor(message = "cursor is not valid: use the nextCursor of the previous page, with the same filters") {
+    super(message);
+  }
+}
+
 type ShardKey = { imageId: string; listShard: string; uploadDate: string };
 /** Per shard: where to resume (after this key), or null when the shard is exhausted. */
 type Cursor = Record<string, ShardKey | null | "start">;
@@ -48,7 +56,7 @@ export async function listImages(config: Config, clients: Clients, options: List
     throw new InvalidQueryError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   }
   const range = dateRange(options.since, options.until);
-  const cursor = options.cursor ? decodeCursor(options.cursor) : undefined;
+  const cursor = options.cursor ? decodeCursor(options.cursor, range) : undefined;
   const shards = Array.from({ length: LIST_SHARDS }, (_, i) => String(i));
   let scannedCount = 0;
 
@@ -75,7 +83,11 @@ export async function listImages(config: Config, clients: Clients, options: List
         };
         if (options.status)
           input.ExpressionAttributeValues = { ...input.ExpressionAttributeValues, ":status": options.status };
-        const page = await clients.doc.send(new QueryCommand(input));
+        const page = await clients.doc.send(new QueryCommand(input)).catch((error: unknown) => {
+          // A start key DynamoDB refuses can only come from a cursor we did not write.
+          if (startKey && (error as { name?: string }).name === "ValidationException") throw new BadCursorError();
+          throw error;
+        });
         scannedCount += page.ScannedCount ?? 0;
         items.push(...((page.Items ?? []) as ImageItem[]));
         startKey = page.LastEvaluatedKey as ShardKey | undefined;
@@ -173,30 +185,39 @@ function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString("base64url");
 }
 
-function decodeCursor(text: string): Cursor {
+const IMAGE_ID = /^[0-9a-f]{32}$/;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+/** The cursor of encodeCursor, checked field by field: anything else is a BadCursorError. */
+function decodeCursor(text: string, range: { from?: string; to?: string }): Cursor {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
   } catch {
-    throw new InvalidQueryError("cursor is not valid");
+    throw new BadCursorError();
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new InvalidQueryError("cursor is not valid");
-  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new BadCursorError();
   const cursor: Cursor = {};
   for (let i = 0; i < LIST_SHARDS; i++) {
     const entry = (parsed as Record<string, unknown>)[String(i)];
-    if (entry === null || entry === "start") cursor[String(i)] = entry;
-    else if (
-      typeof entry === "object" &&
-      entry !== null &&
-      typeof (entry as ShardKey).imageId === "string" &&
-      (entry as ShardKey).listShard === String(i) &&
-      typeof (entry as ShardKey).uploadDate === "string"
+    if (entry === null || entry === "start") {
+      cursor[String(i)] = entry;
+      continue;
+    }
+    const { imageId, listShard, uploadDate } = (entry ?? {}) as Partial<Record<keyof ShardKey, unknown>>;
+    if (
+      typeof imageId !== "string" ||
+      !IMAGE_ID.test(imageId) ||
+      listShard !== String(i) ||
+      typeof uploadDate !== "string" ||
+      !ISO_INSTANT.test(uploadDate) ||
+      // DynamoDB refuses a start key outside the key condition: it belongs to other filters.
+      (range.from !== undefined && uploadDate < range.from) ||
+      (range.to !== undefined && uploadDate > range.to)
     ) {
-      const { imageId, listShard, uploadDate } = entry as ShardKey;
-      cursor[String(i)] = { imageId, listShard, uploadDate };
-    } else throw new InvalidQueryError("cursor is not valid");
+      throw new BadCursorError();
+    }
+    cursor[String(i)] = { imageId, listShard, uploadDate };
   }
   return cursor;
 }

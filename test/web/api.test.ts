@@ -128,14 +128,14 @@ describe("gallery API", () => {
     const res = await presign({ name: "from the browser.jpg", type: "image/jpeg", size: file.length });
     expect(res.status).toBe(201);
     const ticket = (await res.json()) as UploadTicket;
-    expect(ticket).toMatchObject({ key: "uploads/from the browser.jpg", name: "from the browser.jpg" });
+    expect(ticket.name).toBe("from the browser.jpg");
+    expect(ticket.key).toMatch(/^uploads\/[\w-]{14}\/from the browser\.jpg$/);
     const policy = JSON.parse(Buffer.from(ticket.fields.Policy ?? "", "base64").toString("utf8"));
     expect(policy.conditions).toEqual(
       expect.arrayContaining([
         ["content-length-range", 1, p.config.limits.maxBytes],
-        ["starts-with", "$Content-Type", "image/"],
         { "Content-Type": "image/jpeg" },
-        { key: "uploads/from the browser.jpg" },
+        { key: ticket.key },
       ]),
     );
 
@@ -204,7 +204,6 @@ describe("gallery API", () => {
     ["/api/images?limit=0", "limit must be a whole number from 1 to 100"],
     ["/api/images?limit=101", "limit must be a whole number from 1 to 100"],
     ["/api/images?limit=ten", 'limit must be a whole number from 1 to 100, not "ten"'],
-    ["/api/images?cursor=not-a-cursor", "cursor is not valid"],
     ["/api/images?since=yesterday", 'since must be YYYY-MM-DD or an ISO date-time, not "yesterday"'],
     ["/api/images?until=2021-02-30", "until is not a valid date: 2021-02-30"],
     ["/api/images?since=2021-02-01&until=2021-01-01", "since must not be after until"],
@@ -216,11 +215,22 @@ describe("gallery API", () => {
     expect(body).toEqual({ error: { code: "BAD_REQUEST", message } });
   });
 
+  it("answers a cursor it did not hand out with 400 BAD_CURSOR", async () => {
+    const { status, body } = await get("/api/images?cursor=not-a-cursor");
+    expect(status).toBe(400);
+    expect(body).toEqual({
+      error: {
+        code: "BAD_CURSOR",
+        message: "cursor is not valid: use the nextCursor of the previous page, with the same filters",
+      },
+    });
+  });
+
   it.each([
     [{ type: "image/jpeg", size: 10 }, "name is required"],
     [
       { name: "a.txt", type: "text/plain", size: 10 },
-      'type must be an image content type such as image/jpeg, not "text/plain"',
+      'type must be one of image/jpeg, image/png, image/webp, image/avif, image/gif, image/tiff, image/heic, image/heif, not "text/plain"',
     ],
     [{ name: "a.svg", type: "image/svg+xml", size: 10 }, "SVG images are not accepted"],
     [{ name: "a.jpg", type: "image/jpeg", size: 0 }, "size must be the file's size in bytes (at least 1)"],

@@ -34,7 +34,8 @@ describe.skipIf(!hasChromium)("gallery in a real browser (headless Chromium)", (
     mkdirSync(OUTPUT, { recursive: true });
     p = await createPipeline({ worker: true });
     gallery = await createGalleryServer({ config: p.config, clients: p.clients, logger: silentLogger, pollMs: 300 });
-    url = await gallery.listen(0, "127.0.0.1");
+    // On WEB_PORT: the one gallery origin the stack's CORS allowlist names.
+    url = await gallery.listen(p.config.web.port, "127.0.0.1");
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -142,7 +143,10 @@ describe.skipIf(!hasChromium)("gallery in a real browser (headless Chromium)", (
     for (const text of ["Processed", "1600×1203", "JPEG", "image/jpeg", "79.0 KB", "128×96", "512×385"]) {
       expect(meta).toContain(text);
     }
-    expect(await page.locator("#preview-original").getAttribute("href")).toContain("/uploads/fresh%20flower.jpg?");
+    // Under a key of its own (uploads/<ticket id>/<name>), as a download unless it decoded as an image.
+    const original = (await page.locator("#preview-original").getAttribute("href")) ?? "";
+    expect(original).toMatch(/\/uploads\/[\w-]+\/fresh%20flower\.jpg\?/);
+    expect(original).toContain("response-content-type=image%2Fjpeg");
     await page.waitForFunction(() => {
       const img = document.querySelector<HTMLImageElement>("#preview-img");
       // The largest thumbnail (naturalWidth is corrected by the srcset density, so ask for the URL).

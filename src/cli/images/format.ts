@@ -1,4 +1,4 @@
-import { formatBytes } from "../../format.ts";
+import { escapeTerminal, formatBytes } from "../../format.ts";
 import type { DeleteResult, ImageUrls, ReprocessOutcome } from "../../store/manage.ts";
 import type { ImageItem } from "../../store/metadata.ts";
 import type { ReconcileAction, ReconcileReport } from "../../store/reconcile.ts";
@@ -52,7 +52,9 @@ export function formatImageDetail(item: ImageItem, urls: ImageUrls): string {
       .sort(),
   ];
   const width = Math.max(...fields.map((f) => f.length));
-  const lines = fields.map((field) => `${field.padEnd(width)}  ${formatValue(field, record[field])}`);
+  const lines = fields.map(
+    (field) => `${escapeTerminal(field.padEnd(width))}  ${escapeTerminal(formatValue(field, record[field]))}`,
+  );
 
   const thumbnails = item.thumbnails ?? [];
   lines.push("", thumbnails.length === 0 ? "thumbnails: none" : "thumbnails:");
@@ -66,8 +68,8 @@ export function formatImageDetail(item: ImageItem, urls: ImageUrls): string {
   }
 
   lines.push("", `Presigned URLs (valid for ${formatDuration(urls.expiresIn)}):`);
-  lines.push(`original  ${urls.original}`);
-  for (const t of urls.thumbnails) lines.push(`${String(t.size).padEnd("original".length)}  ${t.url}`);
+  lines.push(`original  ${escapeTerminal(urls.original)}`);
+  for (const t of urls.thumbnails) lines.push(`${String(t.size).padEnd("original".length)}  ${escapeTerminal(t.url)}`);
   return lines.join("\n");
 }
 
@@ -80,9 +82,9 @@ function formatValue(field: string, value: unknown): string {
 export function formatDeleted(result: DeleteResult, name: string): string {
   const thumbs = result.thumbnails.length === 1 ? "1 thumbnail" : `${result.thumbnails.length} thumbnails`;
   return [
-    `Deleted ${name} (${result.imageId}):`,
-    `  original   s3://${result.original.bucket}/${result.original.key}`,
-    `  ${thumbs.padEnd(9)}  ${result.thumbnails.join(", ") || "-"}`,
+    `Deleted ${escapeTerminal(name)} (${escapeTerminal(result.imageId)}):`,
+    `  original   s3://${escapeTerminal(`${result.original.bucket}/${result.original.key}`)}`,
+    `  ${thumbs.padEnd(9)}  ${escapeTerminal(result.thumbnails.join(", ")) || "-"}`,
     "  item       removed from the table",
   ].join("\n");
 }
