@@ -14,9 +14,12 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export class PipelineError extends Error {
   override name = "PipelineError";
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** The underlying library's own words (e.g. libvips' messages), for debugging; `message` is for people. */
+  readonly detail: string | undefined;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; detail?: string }) {
     super(message, options);
     this.code = code;
+    this.detail = options?.detail;
   }
 }
 

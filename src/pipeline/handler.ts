@@ -297,6 +297,7 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
       status: ImageStatus.Failed,
       errorCode: error.code,
       errorMessage: error.message,
+      ...(error.detail && { errorDetail: error.detail }),
       processedAt: new Date().toISOString(),
       processingMs: Math.round(performance.now() - started),
     };
@@ -304,7 +305,7 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
     if (outcome.result === "stale") return { result: "skipped", reason: "a newer upload is already recorded", imageId };
     // The new version has no thumbnails: the previous version's must not stay behind.
     await removeThumbnails(thumbnailKeys(outcome.replaced), [], log);
-    log.warn("failed", { errorCode: error.code, reason: error.message });
+    log.warn("failed", { errorCode: error.code, reason: error.message, detail: error.detail });
     metrics({ [Metric.Failed]: 1 }, { imageId, key: ref.key, errorCode: error.code });
     if (notifyFailure) {
       // The failure is recorded; an alert that cannot be sent must not cause a retry.

@@ -1,9 +1,12 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from "sharp";
 import type { ThumbnailFormat } from "../config.ts";
 import { ErrorCode, PermanentError } from "../errors.ts";
+import { decodeError } from "./decode-errors.ts";
+import { type DetectedFormat, detectFormat, formatName } from "./formats.ts";
+import { decodeHevc, withIccProfile } from "./heif.ts";
 
-/** Formats we decode. SVG and PDF are refused: rendering them can reach local files or the network. */
-export const SUPPORTED_INPUT_FORMATS = ["jpeg", "png", "webp", "gif", "tiff", "avif", "heif"] as const;
+/** libvips loaders we let decode, whatever file-type said: a last guard against SVG and PDF. */
+const DECODERS = ["jpeg", "png", "webp", "gif", "tiff", "heif"];
 
 export const CONTENT_TYPES: Record<ThumbnailFormat, string> = {
   jpeg: "image/jpeg",
@@ -15,7 +18,7 @@ export const CONTENT_TYPES: Record<ThumbnailFormat, string> = {
 export const EXTENSIONS: Record<ThumbnailFormat, string> = { jpeg: "jpg", webp: "webp", avif: "avif", png: "png" };
 
 export interface ImageInfo {
-  /** Detected from the bytes, never from the key's extension. */
+  /** Detected from the bytes, never from the key's extension: jpeg, png, gif, webp, tiff, avif or heic. */
   format: string;
   /** Display size: after EXIF orientation. */
   width: number;
@@ -32,6 +35,10 @@ export interface ImageInfo {
    * shrink-on-load, which only JPEG and WebP (8-bit RGB) have anyway.
    */
   colour: "default" | "convert-early";
+  /** HEVC-coded HEIF (phones' HEIC), which sharp's prebuilt libvips cannot decode. */
+  hevc: boolean;
+  /** The embedded ICC profile, when the pixels come from our own HEVC decoder. */
+  icc?: Buffer;
 }
 
 export interface ThumbnailOptions {
@@ -77,34 +84,22 @@ export function configureSharpForWorker(): void {
  * anything is decoded: a 31 KB PNG can declare 16000×16000 pixels.
  */
 export async function inspectImage(input: Buffer, maxPixels: number): Promise<ImageInfo> {
-  const document = sniffDocument(input);
-  if (document) {
-    throw new PermanentError(ErrorCode.UnsupportedFormat, `Unsupported format: ${document} files are not rendered`);
-  }
+  const detected = await detectFormat(input);
   let meta: Metadata;
   try {
     meta = await sharp(input).metadata();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (/unsupported image format/i.test(message)) {
-      throw new PermanentError(ErrorCode.NotAnImage, "Not an image: the content matches no supported image format", {
-        cause: error,
-      });
-    }
-    throw new PermanentError(ErrorCode.CorruptImage, `Cannot read the image header: ${message}`, { cause: error });
+    throw decodeError(formatName(detected.ext), error);
   }
-  const format = meta.format ?? "unknown";
-  if (!(SUPPORTED_INPUT_FORMATS as readonly string[]).includes(format)) {
-    throw new PermanentError(
-      ErrorCode.UnsupportedFormat,
-      `Unsupported format "${format}": accepted are ${SUPPORTED_INPUT_FORMATS.join(", ")}`,
-    );
+  const format = formatOf(meta, detected);
+  if (!DECODERS.includes(meta.format ?? "")) {
+    throw new PermanentError(ErrorCode.UnsupportedFormat, `${formatName(detected.ext)} images are not supported`);
   }
   const storedWidth = meta.width ?? 0;
   // For animations, height is one frame's height when pageHeight is given.
   const storedHeight = meta.pageHeight ?? meta.height ?? 0;
   if (storedWidth < 1 || storedHeight < 1) {
-    throw new PermanentError(ErrorCode.CorruptImage, "The image header declares no dimensions");
+    throw new PermanentError(ErrorCode.CorruptImage, `The ${formatName(detected.ext)} header declares no dimensions`);
   }
   const pixels = storedWidth * storedHeight;
   if (pixels > maxPixels) {
@@ -113,8 +108,11 @@ export async function inspectImage(input: Buffer, maxPixels: number): Promise<Im
       `${storedWidth}×${storedHeight} is ${(pixels / 1e6).toFixed(1)} MP, over the limit of ${(maxPixels / 1e6).toFixed(1)} MP`,
     );
   }
-  // EXIF orientations 5-8 rotate by 90°: the displayed image is transposed.
-  const transposed = (meta.orientation ?? 1) >= 5;
+  const hevc = meta.format === "heif" && meta.compression === "hevc";
+  // EXIF orientations 5-8 rotate by 90°: the displayed image is transposed. HEIF rotates with
+  // its own irot/imir boxes, which libheif applies (and EXIF orientation there is only
+  // informative, ISO/IEC 23008-12 §6.5.2); libvips reports the size after them.
+  const transposed = !hevc && (meta.orientation ?? 1) >= 5;
   return {
     format,
     width: transposed ? storedHeight : storedWidth,
@@ -122,24 +120,15 @@ export async function inspectImage(input: Buffer, maxPixels: number): Promise<Im
     hasAlpha: meta.hasAlpha ?? false,
     pages: meta.pages ?? 1,
     colour: meta.depth === "uchar" && meta.space !== "cmyk" ? "default" : "convert-early",
+    hevc,
+    ...(hevc && meta.icc ? { icc: meta.icc } : {}),
   };
 }
 
-/**
- * Vector and document formats are refused before any decoder sees them: rendering SVG,
- * PDF or PostScript can pull in local files or URLs, and a thumbnail must never show
- * what is on this machine.
- */
-function sniffDocument(input: Buffer): string | undefined {
-  const head = input
-    .subarray(0, 512)
-    .toString("latin1")
-    .replace(/^\uFEFF|^\xEF\xBB\xBF/, "")
-    .trimStart();
-  if (head.startsWith("%PDF")) return "PDF";
-  if (head.startsWith("%!PS")) return "PostScript";
-  if (head.startsWith("<")) return /<svg[\s>]/i.test(input.subarray(0, 4096).toString("latin1")) ? "SVG" : "XML/HTML";
-  return undefined;
+/** sharp calls AVIF and HEIC both "heif"; the item says which by the codec inside. */
+function formatOf(meta: Metadata, detected: DetectedFormat): string {
+  if (meta.format !== "heif") return meta.format ?? detected.ext;
+  return meta.compression === "av1" ? "avif" : "heic";
 }
 
 /**
@@ -147,38 +136,54 @@ function sniffDocument(input: Buffer): string | undefined {
  * size, and the smaller sizes are resized from that small in-memory copy.
  */
 export async function makeThumbnails(input: Buffer, options: ThumbnailOptions): Promise<ThumbnailResult> {
-  const info = await inspectImage(input, options.maxPixels);
+  let info = await inspectImage(input, options.maxPixels);
   const largest = Math.max(...options.sizes);
-  let base: { data: Buffer; info: OutputInfo };
-  try {
-    let pipeline = sharp(input, { limitInputPixels: options.maxPixels, failOn: "error", pages: 1 });
-    if (info.colour === "convert-early") pipeline = pipeline.pipelineColourspace("srgb");
-    base = await pipeline
-      .rotate()
-      .resize(largest, largest, { fit: "inside", withoutEnlargement: true })
-      .toColourspace("srgb")
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new PermanentError(ErrorCode.CorruptImage, `Cannot decode the image: ${message}`, { cause: error });
+  const box = { fit: "inside", withoutEnlargement: true } as const;
+  let base: Pixels;
+  if (info.hevc) {
+    const decoded = await decodeHevc(input).catch((error: unknown) => {
+      throw decodeError(formatName(info.format), error);
+    });
+    info = { ...info, width: decoded.width, height: decoded.height };
+    const rgba = sharp(decoded.data, { raw: { width: decoded.width, height: decoded.height, channels: 4 } });
+    base = await (info.hasAlpha ? rgba : rgba.removeAlpha()).resize(largest, largest, box).raw().toBuffer({
+      resolveWithObject: true,
+    });
+    // Our decoder gives the pixels in the file's colour space: convert the small copy.
+    if (info.icc) {
+      const png = await sharp(base.data, rawOf(base)).png({ compressionLevel: 0 }).toBuffer();
+      base = await sharp(withIccProfile(png, info.icc))
+        .toColourspace("srgb")
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+    }
+  } else {
+    const pipeline = sharp(input, { limitInputPixels: options.maxPixels, failOn: "error", pages: 1 });
+    const warnings: string[] = [];
+    pipeline.on("warning", (warning: string) => warnings.push(warning));
+    if (info.colour === "convert-early") pipeline.pipelineColourspace("srgb");
+    try {
+      base = await pipeline.rotate().resize(largest, largest, box).toColourspace("srgb").raw().toBuffer({
+        resolveWithObject: true,
+      });
+    } catch (error) {
+      throw decodeError(formatName(info.format), error, warnings);
+    }
   }
-  const raw = {
-    raw: { width: base.info.width, height: base.info.height, channels: base.info.channels as 1 | 2 | 3 | 4 },
-  };
 
+  // JPEG has no alpha: a transparent image gets WebP thumbnails instead of a white square.
+  const format = options.format === "jpeg" && isTransparent(base) ? "webp" : options.format;
   const thumbnails = await Promise.all(
     options.sizes.map(async (size) => {
-      let pipeline = sharp(base.data, raw).resize(size, size, { fit: "inside", withoutEnlargement: true });
-      pipeline = encode(pipeline, options.format, options.quality);
+      const pipeline = encode(sharp(base.data, rawOf(base)).resize(size, size, box), format, options.quality);
       const { data, info: out } = await pipeline.toBuffer({ resolveWithObject: true });
       return {
         size,
         width: out.width,
         height: out.height,
         bytes: data.length,
-        format: options.format,
-        contentType: CONTENT_TYPES[options.format],
+        format,
+        contentType: CONTENT_TYPES[format],
         data,
       } satisfies Thumbnail;
     }),
@@ -186,6 +191,20 @@ export async function makeThumbnails(input: Buffer, options: ThumbnailOptions): 
 
   // Transparent pixels count as white, as they are shown on the gallery's light cards.
   return { info, thumbnails, dominantColor: averageColor(base.data, base.info.channels) };
+}
+
+type Pixels = { data: Buffer; info: OutputInfo };
+
+function rawOf(pixels: Pixels) {
+  const { width, height, channels } = pixels.info;
+  return { raw: { width, height, channels: channels as 1 | 2 | 3 | 4 } };
+}
+
+/** Whether any pixel is less than opaque: an alpha channel that is all 255 needs no WebP. */
+export function isTransparent({ data, info }: Pixels): boolean {
+  if (info.channels !== 2 && info.channels !== 4) return false;
+  for (let i = info.channels - 1; i < data.length; i += info.channels) if ((data[i] ?? 255) < 255) return true;
+  return false;
 }
 
 /**
@@ -218,7 +237,7 @@ export function averageColor(pixels: Buffer, channels: number): string {
 function encode(pipeline: Sharp, format: ThumbnailFormat, quality: number): Sharp {
   switch (format) {
     case "jpeg":
-      // JPEG has no alpha: flatten onto white, never the black that a plain conversion gives.
+      // An opaque alpha channel still has to go: flatten onto white, never black.
       return pipeline.flatten({ background: WHITE }).jpeg({ quality, mozjpeg: false });
     case "webp":
       return pipeline.webp({ quality, effort: 2 });

@@ -32,6 +32,7 @@ export interface ThumbnailRecord {
   width: number;
   height: number;
   bytes: number;
+  /** Per thumbnail: WebP where the image has transparency and THUMBNAIL_FORMAT is jpeg. */
   format: string;
   /** Content-Type of the thumbnail object (formats may differ per thumbnail). */
   contentType?: string;
@@ -62,7 +63,10 @@ export interface ImageItem {
   processedAt: string;
   processingMs: number;
   errorCode?: string;
+  /** One line for people: "The PNG's data is corrupt (checksum mismatch)". */
   errorMessage?: string;
+  /** The decoder's own messages, de-duplicated, for debugging. */
+  errorDetail?: string;
   /** DELETED only: the delete's event time, and when DynamoDB's TTL may remove the tombstone (epoch seconds). */
   deletedAt?: string;
   expiresAt?: number;

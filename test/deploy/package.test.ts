@@ -113,6 +113,12 @@ describe("the Lambda package (x86_64)", () => {
     it("processes an upload's real S3 event from a fresh Node process and reports only the bad record", async () => {
       const good = await p.upload("from-lambda.jpg", await jpeg(640, 480), "image/jpeg");
       const corrupt = await p.upload("corrupt.jpg", Buffer.from("not an image at all"), "image/jpeg");
+      // HEVC is decoded by libheif in WebAssembly, which must be inside the bundle.
+      const heic = await p.upload(
+        "from-lambda.heic",
+        await readFile(path.join(root, "img", "derived-heic-1280x800.heic")),
+        "image/heic",
+      );
       // The S3 notifications the uploads produced, exactly as the event source mapping would receive them.
       const received: Message[] = [];
       const messages = await waitFor(
@@ -121,8 +127,8 @@ describe("the Lambda package (x86_64)", () => {
             new ReceiveMessageCommand({ QueueUrl: p.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
           );
           received.push(...(res.Messages ?? []));
-          const ours = received.filter((m) => [good, corrupt].some((key) => m.Body?.includes(key)));
-          return ours.length === 2 ? ours : undefined;
+          const ours = received.filter((m) => [good, corrupt, heic].some((key) => m.Body?.includes(key)));
+          return ours.length === 3 ? ours : undefined;
         },
         10_000,
         "the uploads' S3 notifications",
@@ -173,6 +179,12 @@ describe("the Lambda package (x86_64)", () => {
       for (const thumb of processed.thumbnails ?? []) {
         expect((await p.getObject(p.config.names.thumbnailsBucket, thumb.key)).length).toBe(thumb.bytes);
       }
+      expect(await p.waitForItem(heic, undefined, 1000)).toMatchObject({
+        status: "PROCESSED",
+        format: "heic",
+        width: 1280,
+        height: 800,
+      });
       const failed: ImageItem = await p.waitForItem(corrupt, undefined, 1000);
       expect(failed).toMatchObject({ status: "FAILED", imageId: imageIdFor(p.config.names.uploadsBucket, corrupt) });
     });

@@ -52,11 +52,28 @@ describe("makeThumbnails", () => {
     expect(result.thumbnails[0]?.height).toBeGreaterThanOrEqual(1);
   });
 
-  it("flattens transparency onto white in JPEG thumbnails, never black", async () => {
+  it("gives a transparent image WebP thumbnails with its alpha, where JPEG would show a white square", async () => {
     const result = await makeThumbnails(await png(64, 64, true), options);
+    expect(result.thumbnails.map((t) => [t.format, t.contentType])).toEqual([
+      ["webp", "image/webp"],
+      ["webp", "image/webp"],
+    ]);
+    const meta = await sharp(result.thumbnails[0]?.data).metadata();
+    expect(meta).toMatchObject({ format: "webp", hasAlpha: true });
     const { data } = await sharp(result.thumbnails[0]?.data).raw().toBuffer({ resolveWithObject: true });
-    expect([data[0], data[1], data[2]]).toEqual([255, 255, 255]);
+    expect(data[3]).toBe(0);
+    // The placeholder colour counts transparent pixels as white, like the gallery's cards.
     expect(result.dominantColor).toMatch(/^#f[0-9a-f]f[0-9a-f]f[0-9a-f]$/);
+  });
+
+  it("keeps JPEG for an image whose alpha channel is entirely opaque, flattened onto white", async () => {
+    const opaque = await sharp({ create: { width: 64, height: 64, channels: 4, background: "#0a78c8ff" } })
+      .png()
+      .toBuffer();
+    const result = await makeThumbnails(opaque, options);
+    expect(result.thumbnails.map((t) => t.format)).toEqual(["jpeg", "jpeg"]);
+    const { data } = await sharp(result.thumbnails[0]?.data).raw().toBuffer({ resolveWithObject: true });
+    expect(Math.abs((data[2] ?? 0) - 200)).toBeLessThan(6);
   });
 
   it("keeps transparency in WebP thumbnails", async () => {
