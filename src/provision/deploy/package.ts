@@ -114,10 +114,16 @@ async function bundleHandler(root: string): Promise<{ code: Uint8Array; packages
     format: "esm",
     // sharp loads a native addon for the platform: it ships beside the bundle, not inside it.
     external: ["sharp"],
-    // CommonJS dependencies (parts of the AWS SDK) call require() for Node built-ins, which an
-    // ES module does not have.
+    // CommonJS dependencies (parts of the AWS SDK) call require() for Node built-ins, and
+    // libheif-js (HEIC; Emscripten output, its WebAssembly inlined as base64) reads
+    // __dirname: an ES module has neither.
     banner: {
-      js: 'import { createRequire as __createRequire } from "node:module";\nconst require = __createRequire(import.meta.url);',
+      js: [
+        'import { createRequire as __createRequire } from "node:module";',
+        "const require = __createRequire(import.meta.url);",
+        "const __filename = import.meta.filename;",
+        "const __dirname = import.meta.dirname;",
+      ].join("\n"),
     },
     minifySyntax: true,
     minifyWhitespace: true,
