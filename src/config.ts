@@ -34,6 +34,8 @@ export interface Config {
     maxBytes: number;
     maxPixels: number;
   };
+  /** RECORD_GPS: keep photos' GPS coordinates in their items (off: they reveal where people live). */
+  recordGps: boolean;
   queue: {
     visibilityTimeoutSeconds: number;
     maxReceiveCount: number;
@@ -142,6 +144,10 @@ const envSchema = z.object({
   THUMBNAIL_QUALITY: int(1, 100).default(80),
   MAX_IMAGE_BYTES: int(1, 5 * 1024 ** 3).default(50 * 1024 ** 2),
   MAX_IMAGE_PIXELS: int(1, 268_402_689).default(100_000_000),
+  RECORD_GPS: z
+    .enum(["true", "false"], { error: "true or false" })
+    .default("false")
+    .transform((value) => value === "true"),
   VISIBILITY_TIMEOUT_SECONDS: int(1, 43_200).default(120),
   MAX_RECEIVE_COUNT: int(1, 1000).default(5),
   WORKER_CONCURRENCY: int(1, 64).optional(),
@@ -232,6 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
     uploadPrefix: e.UPLOAD_PREFIX,
     thumbnails: { sizes: e.THUMBNAIL_SIZES, format: e.THUMBNAIL_FORMAT, quality: e.THUMBNAIL_QUALITY },
     limits: { maxBytes: e.MAX_IMAGE_BYTES, maxPixels: e.MAX_IMAGE_PIXELS },
+    recordGps: e.RECORD_GPS,
     queue: { visibilityTimeoutSeconds: e.VISIBILITY_TIMEOUT_SECONDS, maxReceiveCount: e.MAX_RECEIVE_COUNT },
     worker: {
       // Decoding dominates and each image gets one libvips thread: one image per core keeps

@@ -25,6 +25,7 @@ import {
   TOMBSTONE_TTL_SECONDS,
 } from "../store/metadata.ts";
 import type { FailureNotifier } from "./alerts.ts";
+import type { Capture } from "./capture.ts";
 import { isRemoval, normalizeSequencer, type ObjectRef, parseMessageBody, stripQuotes } from "./events.ts";
 import { Metric, type MetricsSink, noMetrics } from "./metrics.ts";
 import { decideCreate, deleteWins, derivedSequencer, isFolderMarker, versionToken } from "./ordering.ts";
@@ -53,6 +54,13 @@ export type ObjectOutcome =
  */
 export function thumbnailKey(imageId: string, version: string, size: number, format: keyof typeof EXTENSIONS): string {
   return `${imageId}/${version}/${size}.${EXTENSIONS[format]}`;
+}
+
+/** The item's capture fields: takenAt at the top (the byTakenDate index's sort key), the rest in `capture`. */
+function captureFields(capture: Capture | undefined): Pick<ImageItem, "takenAt" | "capture"> {
+  if (!capture) return {};
+  const { takenAt, ...rest } = capture;
+  return { ...(takenAt && { takenAt }), capture: rest };
 }
 
 export function fileNameOf(key: string, uploadPrefix: string): string {
@@ -130,6 +138,7 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
         format: config.thumbnails.format,
         quality: config.thumbnails.quality,
         maxPixels: config.limits.maxPixels,
+        recordGps: config.recordGps,
       });
     } catch (error) {
       if (!(error instanceof PermanentError)) throw error;
@@ -172,6 +181,8 @@ export function createObjectProcessor({ config, clients, logger, metrics = noMet
       height: result.info.height,
       thumbnails,
       dominantColor: result.dominantColor,
+      ...(result.transparent && { transparent: true }),
+      ...captureFields(result.capture),
       processedAt: new Date().toISOString(),
       processingMs: Math.round(performance.now() - started),
     };

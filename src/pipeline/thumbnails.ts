@@ -1,6 +1,7 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from "sharp";
 import type { ThumbnailFormat } from "../config.ts";
 import { ErrorCode, PermanentError } from "../errors.ts";
+import { type Capture, readCapture } from "./capture.ts";
 import { decodeError } from "./decode-errors.ts";
 import { type DetectedFormat, detectFormat, formatName } from "./formats.ts";
 import { decodeHevc, withIccProfile } from "./heif.ts";
@@ -39,6 +40,8 @@ export interface ImageInfo {
   hevc: boolean;
   /** The embedded ICC profile, when the pixels come from our own HEVC decoder. */
   icc?: Buffer;
+  /** The EXIF block libvips found in the container, for the capture metadata. */
+  exif?: Buffer;
 }
 
 export interface ThumbnailOptions {
@@ -46,6 +49,8 @@ export interface ThumbnailOptions {
   format: ThumbnailFormat;
   quality: number;
   maxPixels: number;
+  /** Keep GPS coordinates in the capture metadata (RECORD_GPS). */
+  recordGps?: boolean;
 }
 
 export interface Thumbnail {
@@ -64,6 +69,10 @@ export interface ThumbnailResult {
   thumbnails: Thumbnail[];
   /** Dominant colour as #rrggbb, a placeholder while the thumbnail loads. */
   dominantColor: string;
+  /** Some pixels are transparent, and the thumbnails keep them. */
+  transparent: boolean;
+  /** When and with what the photo was taken, from its EXIF; undefined when it has none. */
+  capture: Capture | undefined;
 }
 
 const WHITE = { r: 255, g: 255, b: 255 };
@@ -122,6 +131,7 @@ export async function inspectImage(input: Buffer, maxPixels: number): Promise<Im
     colour: meta.depth === "uchar" && meta.space !== "cmyk" ? "default" : "convert-early",
     hevc,
     ...(hevc && meta.icc ? { icc: meta.icc } : {}),
+    ...(meta.exif ? { exif: meta.exif } : {}),
   };
 }
 
@@ -172,7 +182,8 @@ export async function makeThumbnails(input: Buffer, options: ThumbnailOptions): 
   }
 
   // JPEG has no alpha: a transparent image gets WebP thumbnails instead of a white square.
-  const format = options.format === "jpeg" && isTransparent(base) ? "webp" : options.format;
+  const transparent = isTransparent(base);
+  const format = options.format === "jpeg" && transparent ? "webp" : options.format;
   const thumbnails = await Promise.all(
     options.sizes.map(async (size) => {
       const pipeline = encode(sharp(base.data, rawOf(base)).resize(size, size, box), format, options.quality);
@@ -189,8 +200,14 @@ export async function makeThumbnails(input: Buffer, options: ThumbnailOptions): 
     }),
   );
 
-  // Transparent pixels count as white, as they are shown on the gallery's light cards.
-  return { info, thumbnails, dominantColor: averageColor(base.data, base.info.channels) };
+  return {
+    info,
+    thumbnails,
+    // Transparent pixels count as white, as they are shown on the gallery's light cards.
+    dominantColor: averageColor(base.data, base.info.channels),
+    transparent,
+    capture: await readCapture(info.exif, options.recordGps ?? false),
+  };
 }
 
 type Pixels = { data: Buffer; info: OutputInfo };

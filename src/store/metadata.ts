@@ -3,6 +3,7 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, type PutCommandInput, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Clients } from "../aws/clients.ts";
 import type { ResourceNames } from "../config.ts";
+import type { Capture } from "../pipeline/capture.ts";
 
 /**
  * DELETED is a tombstone: the original is gone, and the item only remembers the delete's
@@ -56,6 +57,15 @@ export interface ImageItem {
   sequencer: string;
   thumbnails?: ThumbnailRecord[];
   dominantColor?: string;
+  /** Some pixels are transparent: the thumbnails keep the alpha channel. */
+  transparent?: boolean;
+  /**
+   * When the photo was taken (EXIF DateTimeOriginal, with OffsetTimeOriginal when present), ISO
+   * 8601; the sort key of the byTakenDate index, so only photos that have it are in that index.
+   */
+  takenAt?: string;
+  /** Camera, lens and exposure from EXIF (see Capture); coordinates only with RECORD_GPS=true. */
+  capture?: Omit<Capture, "takenAt">;
   /** ISO time of the upload (S3's event time or the object's Last-Modified). */
   uploadDate: string;
   /** Partition key of the upload-date index ("0".."3"); absent on a tombstone (DELETED). */

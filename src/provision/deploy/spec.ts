@@ -81,6 +81,7 @@ export function functionEnvironment(config: Config): Record<string, string> {
     THUMBNAIL_QUALITY: String(config.thumbnails.quality),
     MAX_IMAGE_BYTES: String(config.limits.maxBytes),
     MAX_IMAGE_PIXELS: String(config.limits.maxPixels),
+    RECORD_GPS: String(config.recordGps),
     LOG_LEVEL: config.logLevel,
   };
   // On AWS the handler must not have an endpoint override; on LocalStack the function runs in
