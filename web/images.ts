@@ -22,6 +22,13 @@ export interface ImageView {
   processingMs: number;
   errorCode?: string;
   errorMessage?: string;
+  /** The decoder's own words, for debugging a failure. */
+  errorDetail?: string;
+  /** Thumbnails with transparent pixels: the gallery shows them on a checkerboard. */
+  transparent?: boolean;
+  /** When the photo was taken (EXIF), ISO 8601; with its offset when the camera recorded one. */
+  takenAt?: string;
+  capture?: ImageItem["capture"];
   thumbnails: { size: number; width: number; height: number; bytes: number; format: string; url: string }[];
   /** Only on a single image (GET /api/images/:id): a link to the uploaded original. */
   originalUrl?: string;
@@ -91,6 +98,10 @@ export async function toImageView(
     processingMs: item.processingMs,
     errorCode: item.errorCode,
     errorMessage: item.errorMessage,
+    errorDetail: item.errorDetail,
+    transparent: item.transparent,
+    takenAt: item.takenAt,
+    capture: item.capture,
     thumbnails,
     // Never inline unless it is a raster image the worker decoded: see originalResponse.
     ...(options.original && {

@@ -28,14 +28,18 @@ describe("hostile uploads", () => {
     expect(await dimensionsOf(data)).toMatchObject({ width: thumb128[0], height: thumb128[1] });
   });
 
-  it("keeps transparency on white, never black, in JPEG thumbnails", async () => {
+  it("keeps transparency in WebP thumbnails, recorded per thumbnail, never a white or black square", async () => {
     const transparent = fixtures.find((f) => f.key === "transparent.png");
-    const key = await p.upload("white-check.png", (await transparent?.make()) ?? Buffer.alloc(0), "image/png");
+    const key = await p.upload("alpha-check.png", (await transparent?.make()) ?? Buffer.alloc(0), "image/png");
     const item = await p.waitForItem(key);
+    const thumb = item.thumbnails?.[0];
+    expect(thumb).toMatchObject({ format: "webp", contentType: "image/webp" });
+    expect(thumb?.key).toMatch(/\.webp$/);
     const sharp = (await import("sharp")).default;
-    const data = await p.getObject(p.config.names.thumbnailsBucket, item.thumbnails?.[0]?.key ?? "");
-    const { data: pixels } = await sharp(data).raw().toBuffer({ resolveWithObject: true });
-    expect([pixels[0], pixels[1], pixels[2]]).toEqual([255, 255, 255]);
+    const data = await p.getObject(p.config.names.thumbnailsBucket, thumb?.key ?? "");
+    const { data: pixels, info } = await sharp(data).raw().toBuffer({ resolveWithObject: true });
+    expect(info.channels).toBe(4);
+    expect(pixels[3]).toBe(0);
   });
 
   it.each(awkwardNames)("round-trips the key %j byte for byte into the metadata", async (name) => {

@@ -135,10 +135,46 @@ function thumbnailImage(view, sizes) {
     width: largest.width,
     height: largest.height,
   });
+  // Transparent pixels show a checkerboard, as image editors do: a light image on a
+  // transparent background stays visible on a light card.
+  if (view.transparent) img.classList.add("transparent");
   const done = () => img.classList.add("loaded");
   img.addEventListener("load", done);
   img.addEventListener("error", done);
   return img;
+}
+
+/**
+ * The capture time as the camera recorded it: its local time, with the offset when known.
+ * Never converted to this browser's zone: a photo taken at 14:03 in Tokyo was taken at 14:03.
+ */
+function takenDate(iso) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::\d{2})?(Z|[+-]\d{2}:\d{2})?$/.exec(iso);
+  if (!match) return iso;
+  const [, y, mo, d, h, mi, zone] = match;
+  const day = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))).toLocaleDateString(undefined, {
+    year: "numeric",
+    month: "short",
+    day: "numeric",
+    timeZone: "UTC",
+  });
+  return `${day}, ${h}:${mi}${zone ? ` (UTC${zone === "Z" ? "" : zone})` : ""}`;
+}
+
+function exposure(capture) {
+  const parts = [];
+  if (capture.exposureTime)
+    parts.push(capture.exposureTime >= 1 ? `${capture.exposureTime} s` : `1/${Math.round(1 / capture.exposureTime)} s`);
+  if (capture.fNumber) parts.push(`f/${capture.fNumber}`);
+  if (capture.iso) parts.push(`ISO ${capture.iso}`);
+  if (capture.focalLength) parts.push(`${capture.focalLength} mm`);
+  return parts.join(" · ");
+}
+
+function location(capture) {
+  if (typeof capture.latitude === "number" && typeof capture.longitude === "number")
+    return `${capture.latitude.toFixed(5)}, ${capture.longitude.toFixed(5)}`;
+  return capture.gpsPresent ? "in the file, not recorded (RECORD_GPS=false)" : "";
 }
 
 function renderCard(view) {
@@ -168,6 +204,9 @@ function renderCard(view) {
           text: `${timeAgo(view.uploadDate)} · took ${formatDuration(view.processingMs)}`,
           title: `Uploaded ${fullDate(view.uploadDate)}, processed in ${formatDuration(view.processingMs)}`,
         }),
+        ...(view.takenAt
+          ? [el("span", { class: "line taken", text: `Taken ${takenDate(view.takenAt)}`, title: view.takenAt })]
+          : []),
       ];
   const button = el(
     "button",
@@ -587,6 +626,12 @@ async function openPreview(imageId) {
     "Size",
     view.bytes !== undefined ? `${formatBytes(view.bytes)} (${view.bytes.toLocaleString()} bytes)` : "",
   );
+  const capture = view.capture ?? {};
+  metaRow(meta, "Taken", view.takenAt ? takenDate(view.takenAt) : "");
+  metaRow(meta, "Camera", [capture.make, capture.model].filter(Boolean).join(" "));
+  metaRow(meta, "Lens", capture.lens);
+  metaRow(meta, "Exposure", exposure(capture));
+  metaRow(meta, "Location", location(capture));
   metaRow(meta, "Uploaded", fullDate(view.uploadDate));
   metaRow(meta, "Processed", fullDate(view.processedAt));
   metaRow(meta, "Processing time", formatDuration(view.processingMs));
@@ -596,6 +641,7 @@ async function openPreview(imageId) {
     "Thumbnails",
     view.thumbnails.map((t) => `${t.width}×${t.height} ${formatBytes(t.bytes)}`).join(", ") || "none",
   );
+  metaRow(meta, "Decoder said", view.errorDetail);
   metaRow(meta, "Image id", view.imageId);
 
   const original = $("preview-original");
