@@ -103,7 +103,7 @@ function text(value: unknown): string | undefined {
   if (typeof value !== "string") return undefined;
   // Camera strings are padded with NULs and spaces; keep them printable and short.
   const clean = value
-    .replace(/[\u0000-\u001f\u007f]/g, "")
+    .replace(/\p{Cc}/gu, "")
     .trim()
     .slice(0, 100);
   return clean.length > 0 ? clean : undefined;
