@@ -24,6 +24,7 @@ const CONTENT_TYPES: Record<string, string> = {
   ".tiff": "image/tiff",
   ".avif": "image/avif",
   ".heic": "image/heic",
+  ".heif": "image/heif",
 };
 
 const values = parseCommand(
