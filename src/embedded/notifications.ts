@@ -6,7 +6,7 @@ import type { FauxqsServer, S3SpyEvent, SpyMessage } from "fauxqs";
 import pLimit from "p-limit";
 import { isNotFound } from "../aws/errors.ts";
 import type { Logger } from "../logger.ts";
-import { encodeS3Key, stripQuotes } from "../pipeline/events.ts";
+import { s3EventMessage, stripQuotes } from "../pipeline/events.ts";
 import type { EventJournal, RecordedEvent } from "./event-journal.ts";
 
 /** One S3 → SQS rule of a bucket's notification configuration. */
@@ -325,30 +325,19 @@ export class NotificationHub {
     eventName: string,
     object: { size?: number; eTag?: string; sequencer: string },
   ): unknown {
-    return {
-      Records: [
-        {
-          eventVersion: "2.1",
-          eventSource: "aws:s3",
-          awsRegion: this.region,
-          eventTime: new Date(event.time).toISOString(),
-          eventName,
-          userIdentity: { principalId: "AWS:EMBEDDED" },
-          requestParameters: { sourceIPAddress: "127.0.0.1" },
-          responseElements: { "x-amz-request-id": randomUUID(), "x-amz-id-2": "embedded" },
-          s3: {
-            s3SchemaVersion: "1.0",
-            configurationId,
-            bucket: {
-              name: event.bucket,
-              ownerIdentity: { principalId: "EMBEDDED" },
-              arn: `arn:aws:s3:::${event.bucket}`,
-            },
-            object: { key: encodeS3Key(event.key), ...object },
-          },
-        },
-      ],
-    };
+    return s3EventMessage({
+      bucket: event.bucket,
+      key: event.key,
+      eventName,
+      eventTime: new Date(event.time).toISOString(),
+      region: this.region,
+      object,
+      configurationId,
+      principalId: "AWS:EMBEDDED",
+      ownerId: "EMBEDDED",
+      requestId: randomUUID(),
+      hostId: "embedded",
+    });
   }
 
   private send(queueArn: string, body: unknown): void {

@@ -130,3 +130,53 @@ const SEQUENCER_WIDTH = 32;
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/** What one S3 event notification record says; the key is given decoded. */
+export interface S3EventFields {
+  bucket: string;
+  key: string;
+  eventName: string;
+  eventTime: string;
+  region: string;
+  object: { size?: number; eTag?: string; sequencer?: string };
+  /** The notification configuration's Id that matched. */
+  configurationId: string;
+  /** userIdentity.principalId: who made the change. */
+  principalId: string;
+  /** The bucket owner's principal id. */
+  ownerId: string;
+  requestId: string;
+  hostId: string;
+}
+
+/**
+ * One S3 event notification message with one record, the key form-encoded as S3 writes it.
+ * Shape: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html
+ */
+export function s3EventMessage(fields: S3EventFields): S3Event {
+  return {
+    Records: [
+      {
+        eventVersion: "2.1",
+        eventSource: "aws:s3",
+        awsRegion: fields.region,
+        eventTime: fields.eventTime,
+        eventName: fields.eventName,
+        userIdentity: { principalId: fields.principalId },
+        requestParameters: { sourceIPAddress: "127.0.0.1" },
+        responseElements: { "x-amz-request-id": fields.requestId, "x-amz-id-2": fields.hostId },
+        s3: {
+          s3SchemaVersion: "1.0",
+          configurationId: fields.configurationId,
+          bucket: {
+            name: fields.bucket,
+            ownerIdentity: { principalId: fields.ownerId },
+            arn: `arn:aws:s3:::${fields.bucket}`,
+          },
+          // aws-lambda's type wants every object field; S3 omits size and eTag on deletes.
+          object: { key: encodeS3Key(fields.key), ...fields.object } as S3Event["Records"][number]["s3"]["object"],
+        },
+      },
+    ],
+  };
+}

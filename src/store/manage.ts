@@ -14,7 +14,7 @@ import type { Clients } from "../aws/clients.ts";
 import { isNotFound } from "../aws/errors.ts";
 import { queueUrl } from "../aws/lookups.ts";
 import type { Config } from "../config.ts";
-import { encodeS3Key, REPROCESS_CONFIGURATION_ID, stripQuotes } from "../pipeline/events.ts";
+import { REPROCESS_CONFIGURATION_ID, s3EventMessage, stripQuotes } from "../pipeline/events.ts";
 import { type ImageItem, ImageStatus } from "./metadata.ts";
 import { allImages } from "./query.ts";
 
@@ -209,34 +209,22 @@ export async function reprocessImages(
 }
 
 function reprocessEvent(config: Config, item: ImageItem, size: number | undefined, eTag: string): S3Event {
-  return {
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        awsRegion: config.region,
-        eventTime: item.uploadDate,
-        eventName: "ObjectCreated:Put",
-        // Not S3's: says in the queue and the DLQ where this message came from.
-        userIdentity: { principalId: "npm run images reprocess" },
-        requestParameters: { sourceIPAddress: "127.0.0.1" },
-        responseElements: { "x-amz-request-id": "", "x-amz-id-2": "" },
-        s3: {
-          s3SchemaVersion: "1.0",
-          configurationId: REPROCESS_CONFIGURATION_ID,
-          bucket: { name: item.bucket, ownerIdentity: { principalId: "" }, arn: `arn:aws:s3:::${item.bucket}` },
-          object: {
-            key: encodeS3Key(item.key),
-            size: size ?? item.bytes ?? 0,
-            // If the object is replaced before the worker reads it, the worker skips this
-            // message and the new upload's own event wins.
-            eTag,
-            sequencer: item.sequencer,
-          },
-        },
-      },
-    ],
-  };
+  return s3EventMessage({
+    bucket: item.bucket,
+    key: item.key,
+    eventName: "ObjectCreated:Put",
+    eventTime: item.uploadDate,
+    region: config.region,
+    // If the object is replaced before the worker reads it, the worker skips this message
+    // and the new upload's own event wins.
+    object: { size: size ?? item.bytes ?? 0, eTag, sequencer: item.sequencer },
+    configurationId: REPROCESS_CONFIGURATION_ID,
+    // Not S3's: says in the queue and the DLQ where this message came from.
+    principalId: "npm run images reprocess",
+    ownerId: "",
+    requestId: "",
+    hostId: "",
+  });
 }
 
 /** Every FAILED image, through the upload-date index with a status filter (no Scan). */

@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest";
 import type { Clients } from "../../src/aws/clients.ts";
 import { loadConfig } from "../../src/config.ts";
 import { silentLogger } from "../../src/logger.ts";
+import { s3EventMessage } from "../../src/pipeline/events.ts";
 import { createHandler } from "../../src/pipeline/handler.ts";
 import type { ImageItem } from "../../src/store/metadata.ts";
 import { jpeg, sqsRecord } from "../helpers.ts";
@@ -78,28 +79,21 @@ function fakeAws(): FakeAws {
   return aws;
 }
 
-/** An S3 ObjectCreated event for one key, as S3 sends it (form-encoded key). */
+/** An S3 ObjectCreated event for one key, as S3 sends it (the record factory of these tests). */
 function s3Event(bucket: string, key: string, eTag: string, size = 1): S3Event {
-  return {
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        awsRegion: "us-east-1",
-        eventTime: "2024-05-01T12:00:00.000Z",
-        eventName: "ObjectCreated:Put",
-        userIdentity: { principalId: "test" },
-        requestParameters: { sourceIPAddress: "127.0.0.1" },
-        responseElements: { "x-amz-request-id": "1", "x-amz-id-2": "1" },
-        s3: {
-          s3SchemaVersion: "1.0",
-          configurationId: "uploads-to-queue",
-          bucket: { name: bucket, ownerIdentity: { principalId: "test" }, arn: `arn:aws:s3:::${bucket}` },
-          object: { key: encodeURIComponent(key), size, eTag, sequencer: "0A" },
-        },
-      },
-    ],
-  };
+  return s3EventMessage({
+    bucket,
+    key,
+    eventName: "ObjectCreated:Put",
+    eventTime: "2024-05-01T12:00:00.000Z",
+    region: "us-east-1",
+    object: { size, eTag, sequencer: "0A" },
+    configurationId: "uploads-to-queue",
+    principalId: "test",
+    ownerId: "test",
+    requestId: "1",
+    hostId: "1",
+  });
 }
 
 async function upload(aws: FakeAws, key: string, body: Buffer, eTag = "e1"): Promise<S3Event> {
