@@ -1,10 +1,9 @@
-import { randomBytes } from "node:crypto";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { type Clients, createPresignClient } from "../src/aws/clients.ts";
 import type { Config } from "../src/config.ts";
 import { originalResponse, presignGet, type ResponseOverrides } from "../src/store/manage.ts";
-import { type ImageItem, imageIdFor } from "../src/store/metadata.ts";
+import { type ImageItem, imageIdFor, ticketKey } from "../src/store/metadata.ts";
 
 /** What the browser gets for an image: no bucket names or sequencers, URLs instead of keys. */
 export interface ImageView {
@@ -160,8 +159,7 @@ export const UPLOAD_TYPES = [
  */
 export async function presignUpload(config: Config, s3: S3Client, request: unknown): Promise<UploadTicket> {
   const { name, type } = validateUpload(config, request);
-  // 80 random bits: not guessable, so a ticket can only ever create a new object.
-  const key = `${config.uploadPrefix}${randomBytes(10).toString("base64url")}/${name}`;
+  const key = ticketKey(config.uploadPrefix, name);
   const post = await createPresignedPost(s3, {
     Bucket: config.names.uploadsBucket,
     Key: key,

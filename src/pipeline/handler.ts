@@ -15,6 +15,7 @@ import { formatBytes } from "../format.ts";
 import type { Logger } from "../logger.ts";
 import {
   adoptSequencer,
+  fileNameOf,
   getImageItem,
   type ImageItem,
   ImageStatus,
@@ -61,12 +62,6 @@ function captureFields(capture: Capture | undefined): Pick<ImageItem, "takenAt" 
   if (!capture) return {};
   const { takenAt, ...rest } = capture;
   return { ...(takenAt && { takenAt }), capture: rest };
-}
-
-export function fileNameOf(key: string, uploadPrefix: string): string {
-  const rest = key.startsWith(uploadPrefix) ? key.slice(uploadPrefix.length) : key;
-  // The gallery stores uploads as uploads/<ticket id>/<name>: the name is the last segment.
-  return rest.slice(rest.lastIndexOf("/") + 1) || rest;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, type PutCommandInput, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { Clients } from "../aws/clients.ts";
@@ -160,4 +160,27 @@ export async function getImageItem(
     new GetCommand({ TableName: names.table, Key: { imageId }, ConsistentRead: true }),
   );
   return result.Item as ImageItem | undefined;
+}
+
+/** Random bytes in a gallery upload's folder: 80 bits, so a ticket can only ever create a new object. */
+const TICKET_ID_BYTES = 10;
+/** `uploads/<ticket id>/`: 10 random bytes in base64url are 14 characters. */
+const TICKET_FOLDER = /^[A-Za-z0-9_-]{14}\//;
+
+/**
+ * The key a gallery upload ticket pins: `<uploadPrefix><ticket id>/<name>`, the ticket id 80 random
+ * bits in base64url (14 characters). `name` must already be a clean last segment (no `/`).
+ */
+export function ticketKey(uploadPrefix: string, name: string): string {
+  return `${uploadPrefix}${randomBytes(TICKET_ID_BYTES).toString("base64url")}/${name}`;
+}
+
+/**
+ * The file name an item shows: the key after the upload prefix, without the ticket folder the
+ * gallery adds (see ticketKey). Any other folders are part of the name, as the uploader chose them
+ * (`aws s3 cp x.jpg s3://…/uploads/2026/x.jpg` shows "2026/x.jpg").
+ */
+export function fileNameOf(key: string, uploadPrefix: string): string {
+  const rest = key.startsWith(uploadPrefix) ? key.slice(uploadPrefix.length) : key;
+  return rest.replace(TICKET_FOLDER, "") || rest;
 }
