@@ -2,10 +2,11 @@ import { existsSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, DeleteQueueCommand } from "@aws-sdk/client-sqs";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { isNotFound } from "../../src/aws/errors.ts";
-import { createPipeline, type Pipeline } from "../helpers.ts";
+import { createPipeline, drainQueue, type Pipeline } from "../helpers.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -114,6 +115,47 @@ describe("the AWS endpoint and pages from other origins", () => {
     // Unsigned: the stack answers as it always did, with no CORS headers.
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
   });
+
+  it("refuses an SQS query-protocol GET a browser sends for another site's page (no Origin on a GET)", async () => {
+    // `<img src=…?Action=SendMessage…>` or fetch(…, {mode: "no-cors"}) carry no Origin, but the
+    // browser marks them with Fetch Metadata; a CLI's GET has no Sec-Fetch-* and still works.
+    if (inject("backend") !== "embedded") return;
+    const url = `${endpoint}/?Action=ListQueues&Version=2012-11-05`;
+    for (const site of ["cross-site", "same-site"]) {
+      const res = await fetch(url, { headers: { "sec-fetch-site": site, "sec-fetch-mode": "no-cors" } });
+      expect(res.status).toBe(403);
+      expect(accessControlHeaders(res)).toEqual([]);
+    }
+    expect((await fetch(url)).status).toBe(200);
+    expect((await fetch(url, { headers: { "sec-fetch-site": "none" } })).status).toBe(200);
+  });
+
+  it.skipIf(!hasChromium)(
+    "a page on another port in Chromium cannot send to, purge or delete a queue by GET",
+    async () => {
+      if (inject("backend") !== "embedded") return;
+      const { QueueUrl } = await p.clients.sqs.send(new CreateQueueCommand({ QueueName: `victim-${Date.now()}` }));
+      const queueUrl = QueueUrl ?? "";
+      const page = await (browser as Browser).newPage();
+      await page.goto(siteUrl);
+      await page.evaluate(
+        async ({ endpoint, queueUrl }) => {
+          const send = (body: string) =>
+            `${endpoint}/?Action=SendMessage&Version=2012-11-05&QueueUrl=${encodeURIComponent(queueUrl)}&MessageBody=${body}`;
+          await fetch(send("by-fetch"), { mode: "no-cors" }).catch(() => undefined);
+          await new Promise((resolve) => {
+            const img = new Image();
+            img.onload = img.onerror = resolve;
+            img.src = send("by-img");
+          });
+        },
+        { endpoint, queueUrl },
+      );
+      await page.close();
+      expect(await drainQueue(p.clients, queueUrl)).toEqual([]);
+      await p.clients.sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+    },
+  );
 
   it.skipIf(!hasChromium)(
     "a page on another port in Chromium can neither read, delete, scan nor plant anything",
