@@ -167,6 +167,16 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
       if (!item) throw new ApiError(404, "NOT_FOUND", `No image ${JSON.stringify(id)}`);
       return sendJson(res, 200, await toImageView(config, presigner, item, { original: true }));
     }
+    if (path.startsWith("/api/uploads/")) {
+      // An upload of this page, by imageId: PENDING until the worker has recorded it. Unlike
+      // /api/images/{id}, "not yet" is an answer here, not a 404 (which browsers log as an error).
+      allow(method, ["GET"]);
+      const imageId = path.slice("/api/uploads/".length);
+      if (!/^[0-9a-f]{16,64}$/.test(imageId)) throw new InvalidQueryError("an imageId (hex) is required");
+      const item = await findImage(config, clients, imageId);
+      if (!item) return sendJson(res, 200, { imageId, status: "PENDING" });
+      return sendJson(res, 200, await toImageView(config, presigner, item, { original: true }));
+    }
     if (path === "/api/uploads") {
       allow(method, ["POST"]);
       const ticket = await presignUpload(config, presigner, await readJson(req));

@@ -123,6 +123,18 @@ describe("gallery API", () => {
     expect(missing.body).toEqual({ error: { code: "NOT_FOUND", message: 'No image "nothing-here.jpg"' } });
   });
 
+  it("answers an upload not yet processed as PENDING (200, no 404 for the browser to log), then with the image", async () => {
+    const id = imageIdFor(p.config.names.uploadsBucket, `${p.config.uploadPrefix}day-3.jpg`);
+    expect(await get(`/api/uploads/${id}`)).toMatchObject({ status: 200, body: { imageId: id, name: "day-3.jpg" } });
+
+    const waiting = "ab".repeat(16);
+    expect(await get(`/api/uploads/${waiting}`)).toMatchObject({
+      status: 200,
+      body: { imageId: waiting, status: "PENDING" },
+    });
+    expect((await get("/api/uploads/day-3.jpg")).status).toBe(400);
+  });
+
   it("presigns a POST that uploads straight to S3, and the worker turns it into thumbnails", async () => {
     const file = await jpeg(640, 480);
     const res = await presign({ name: "from the browser.jpg", type: "image/jpeg", size: file.length });

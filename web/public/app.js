@@ -404,9 +404,10 @@ setInterval(async () => {
   for (const imageId of state.pending.keys()) {
     if (!state.cards.get(imageId)?.uploaded) continue;
     try {
-      onImage(await api(`/api/images/${imageId}`));
+      const upload = await api(`/api/uploads/${imageId}`);
+      if (upload.status !== "PENDING") onImage(upload);
     } catch {
-      // Not processed yet (404) or a hiccup: the next round asks again.
+      // A hiccup: the next round asks again.
     }
   }
 }, 4000);
