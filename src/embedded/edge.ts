@@ -225,7 +225,7 @@ export function createEdgeServer(backends: EdgeBackends): EdgeServer {
       method: req.method,
       path: req.url,
       // The Host header stays as the client sent it: fauxqs builds queue URLs from it.
-      headers: forwardedHeaders(req.headers),
+      headers: forwardedHeaders(req, port === backends.fauxqsPort),
       agent,
     });
     // `on`, not `once`: a second socket error (EPIPE after an early answer) must not go
@@ -310,10 +310,36 @@ function signedService(authorization: string | undefined, url: URL): string | un
 /**
  * Hop-by-hop headers stay at the edge. `Expect: 100-continue` in particular: the edge has
  * already accepted the body, and a second handshake upstream can stall the upload.
+ *
+ * An object body (PutObject, UploadPart, CopyObject) sent to fauxqs always carries a
+ * Content-Type: fauxqs's HTTP server (Fastify) hands its S3 handlers no body at all for a PUT
+ * with neither Content-Type nor a non-empty body, and they then fail with a 500 (TypeError on
+ * `Buffer.from(undefined)`). That is exactly a folder marker as the AWS CLI sends it
+ * (`s3api put-object --key album/` with no --body: `Content-Length: 0`, no Content-Type).
+ * `application/octet-stream` is what fauxqs stores for a missing Content-Type anyway, so the
+ * stored object is the same; S3 itself accepts empty bodies without a Content-Type.
  */
-function forwardedHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const { expect: _expect, connection: _connection, "keep-alive": _keepAlive, ...rest } = headers;
+function forwardedHeaders(req: IncomingMessage, toObjectStore: boolean): http.OutgoingHttpHeaders {
+  const { expect: _expect, connection: _connection, "keep-alive": _keepAlive, ...rest } = req.headers;
+  if (toObjectStore && rest["content-type"] === undefined && isObjectBodyPut(req)) {
+    return { ...rest, "content-type": "application/octet-stream" };
+  }
   return rest;
+}
+
+/**
+ * A PUT whose body is an object's bytes: PutObject or CopyObject (bucket/key, no subresource
+ * but the SDK's `x-id` and a presigned URL's `X-Amz-*`) or UploadPart (`partNumber` and `uploadId`). Not bucket-level PUTs nor
+ * `?tagging`/`?acl`…, whose bodies are XML documents.
+ */
+function isObjectBodyPut(req: IncomingMessage): boolean {
+  if (req.method !== "PUT") return false;
+  const url = new URL(req.url ?? "/", "http://edge");
+  if (url.pathname.split("/").filter(Boolean).length < 2) return false;
+  // A presigned URL's own X-Amz-* parameters are no subresource.
+  const names = [...url.searchParams.keys()].filter((name) => name !== "x-id" && !/^x-amz-/i.test(name));
+  if (names.length === 0) return true;
+  return names.every((name) => name === "partNumber" || name === "uploadId") && names.length === 2;
 }
 
 /** Path-style S3 only (forcePathStyle): the first path segment is the bucket. */

@@ -10,8 +10,15 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
 import { startWorker, type Worker } from "../../src/pipeline/worker.ts";
-import { type ImageItem, ImageStatus, imageIdFor, LIST_SHARDS, listShardFor } from "../../src/store/metadata.ts";
-import { createPipeline, jpeg, type Pipeline } from "../helpers.ts";
+import {
+  getImageItem,
+  type ImageItem,
+  ImageStatus,
+  imageIdFor,
+  LIST_SHARDS,
+  listShardFor,
+} from "../../src/store/metadata.ts";
+import { createPipeline, jpeg, type Pipeline, waitFor } from "../helpers.ts";
 import { skipUnlessSupported } from "../skip.ts";
 
 /**
@@ -227,6 +234,45 @@ export function describeRealClients(toolchain: Toolchain): void {
         const items = [await processed(small), await processed(big)];
         const thumbnails = await aws("s3", "ls", `s3://${names.thumbnailsBucket}/`, "--recursive");
         for (const thumbnail of items.flatMap((i) => i.thumbnails ?? [])) expect(thumbnails).toContain(thumbnail.key);
+      },
+      SCENARIO_STEP_MS,
+    );
+
+    it(
+      "aws s3api put-object of a folder marker (no --body): stored, and the worker skips it: no item, no failure",
+      async (ctx) => {
+        skipUnlessSupported(ctx, toolchain.missing);
+        await runningWorker();
+        const { names, uploadPrefix } = pipeline.config;
+        // How the CLI (and the S3 console) create a folder: zero bytes, Content-Length: 0, no Content-Type.
+        const folder = `${uploadPrefix}album-${tag}/`;
+        const put = JSON.parse(await aws("s3api", "put-object", "--bucket", names.uploadsBucket, "--key", folder));
+        expect(put.ETag).toBe('"d41d8cd98f00b204e9800998ecf8427e"'); // MD5 of nothing
+        const head = await pipeline.clients.s3.send(
+          new HeadObjectCommand({ Bucket: names.uploadsBucket, Key: folder }),
+        );
+        expect(head.ContentLength).toBe(0);
+        // An image after it: once it is processed and the queue is empty, the marker's event
+        // (sent before it) was handled; a failed one would still be in flight or on the queue.
+        const after = `${uploadPrefix}album-${tag}/after-folder.jpg`;
+        await aws("s3", "cp", path.join(dir, "small.jpg"), `s3://${names.uploadsBucket}/${after}`);
+        await processed(after);
+        await waitFor(
+          async () => {
+            const { Attributes = {} } = await pipeline.clients.sqs.send(
+              new GetSqsAttributes({
+                QueueUrl: pipeline.queueUrl,
+                AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+              }),
+            );
+            const left =
+              Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible);
+            return left === 0 ? true : undefined;
+          },
+          60_000,
+          "the upload queue to be empty",
+        );
+        expect(await getImageItem(pipeline.clients, names, imageIdFor(names.uploadsBucket, folder))).toBeUndefined();
       },
       SCENARIO_STEP_MS,
     );
