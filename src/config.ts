@@ -90,6 +90,8 @@ export interface ResourceNames {
   table: string;
   /** Global secondary index that lists images by upload date. */
   uploadDateIndex: string;
+  /** Sparse: only items with a takenAt (capture date from EXIF) are in it. */
+  takenDateIndex: string;
   failureTopic: string;
   failureAlarm: string;
   deadLetterAlarm: string;
@@ -104,6 +106,7 @@ export function resourceNames(prefix: string, table: string): ResourceNames {
     deadLetterQueue: `${prefix}-upload-events-dlq`,
     table,
     uploadDateIndex: "byUploadDate",
+    takenDateIndex: "byTakenDate",
     failureTopic: `${prefix}-failures`,
     failureAlarm: `${prefix}-processing-failures`,
     deadLetterAlarm: `${prefix}-dead-letters`,

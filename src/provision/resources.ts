@@ -4,6 +4,8 @@ import {
   DeleteTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
+  type GlobalSecondaryIndex,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
   waitUntilTableNotExists,
@@ -186,35 +188,116 @@ function sameAttribute(name: string, current: string | undefined, wanted: string
   return a.deadLetterTargetArn === b.deadLetterTargetArn && String(a.maxReceiveCount) === String(b.maxReceiveCount);
 }
 
+/**
+ * The table's global secondary indexes, both sharded over `listShard` ("0".."3", see
+ * LIST_SHARDS) and sorted by an ISO date string: `byUploadDate` holds every listed item,
+ * `byTakenDate` only those with a `takenAt` (a sparse index: DynamoDB leaves out items that
+ * lack the index's sort key; AWS DynamoDB Developer Guide, "Take advantage of sparse indexes").
+ */
+export function tableIndexes(config: Config): GlobalSecondaryIndex[] {
+  const { names } = config;
+  const sharded = (IndexName: string, sortKey: string): GlobalSecondaryIndex => ({
+    IndexName,
+    KeySchema: [
+      { AttributeName: "listShard", KeyType: "HASH" },
+      { AttributeName: sortKey, KeyType: "RANGE" },
+    ],
+    Projection: { ProjectionType: "ALL" },
+  });
+  return [sharded(names.uploadDateIndex, "uploadDate"), sharded(names.takenDateIndex, "takenAt")];
+}
+
+const TABLE_ATTRIBUTES = [
+  { AttributeName: "imageId", AttributeType: "S" },
+  { AttributeName: "listShard", AttributeType: "S" },
+  { AttributeName: "uploadDate", AttributeType: "S" },
+  { AttributeName: "takenAt", AttributeType: "S" },
+] as const;
+
 async function ensureTable(config: Config, clients: Clients): Promise<ResourceInfo> {
   const { names } = config;
-  const existing = await describeTable(clients, names.table);
-  if (existing) return { kind: "dynamodb-table", name: names.table, arn: existing, state: "exists" };
+  const existing = await describeTableIndexes(clients, names.table);
+  if (existing) return addMissingIndexes(config, clients, existing);
   await clients.dynamo.send(
     new CreateTableCommand({
       TableName: names.table,
       BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: "imageId", AttributeType: "S" },
-        { AttributeName: "listShard", AttributeType: "S" },
-        { AttributeName: "uploadDate", AttributeType: "S" },
-      ],
+      AttributeDefinitions: [...TABLE_ATTRIBUTES],
       KeySchema: [{ AttributeName: "imageId", KeyType: "HASH" }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: names.uploadDateIndex,
-          KeySchema: [
-            { AttributeName: "listShard", KeyType: "HASH" },
-            { AttributeName: "uploadDate", KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "ALL" },
-        },
-      ],
+      GlobalSecondaryIndexes: tableIndexes(config),
     }),
   );
   await waitUntilTableExists({ client: clients.dynamo, maxWaitTime: 120, minDelay: 1 }, { TableName: names.table });
   const arn = await describeTable(clients, names.table);
   return { kind: "dynamodb-table", name: names.table, state: "created", ...(arn && { arn }) };
+}
+
+/**
+ * A table from before an index existed (byTakenDate came later) gets it with UpdateTable
+ * (GlobalSecondaryIndexUpdates: Create). On AWS and LocalStack the index is then created and
+ * backfilled from the existing items while the table stays usable (status CREATING until
+ * done). dynalite (the embedded stack) accepts the call but ignores it: the report says so.
+ */
+async function addMissingIndexes(
+  config: Config,
+  clients: Clients,
+  table: { arn: string; indexes: Map<string, string> },
+): Promise<ResourceInfo> {
+  const { names } = config;
+  const base = { kind: "dynamodb-table" as const, name: names.table, arn: table.arn };
+  const missing = tableIndexes(config).filter((index) => !table.indexes.has(index.IndexName ?? ""));
+  if (missing.length === 0) {
+    const creating = [...table.indexes].filter(([, status]) => status === "CREATING").map(([name]) => name);
+    return {
+      ...base,
+      state: "exists",
+      ...(creating.length > 0 && { detail: `index ${creating.join(", ")} CREATING` }),
+    };
+  }
+  // DynamoDB creates one index per UpdateTable call.
+  for (const index of missing) {
+    try {
+      await clients.dynamo.send(
+        new UpdateTableCommand({
+          TableName: names.table,
+          AttributeDefinitions: [...TABLE_ATTRIBUTES],
+          GlobalSecondaryIndexUpdates: [{ Create: index }],
+        }),
+      );
+    } catch (error) {
+      // dynalite validates Create as if every table were provisioned (asks for a
+      // ProvisionedThroughput that on-demand tables must not send), then would ignore it anyway.
+      if (!/create\.provisionedThroughput/i.test((error as Error).message ?? "")) throw error;
+    }
+  }
+  const after = await describeTableIndexes(clients, names.table);
+  const stillMissing = missing.map((i) => i.IndexName ?? "").filter((name) => !after?.indexes.has(name));
+  if (stillMissing.length > 0) {
+    return {
+      ...base,
+      state: "exists",
+      detail:
+        `index ${stillMissing.join(", ")} NOT added: this DynamoDB (dynalite, the embedded stack) cannot add an ` +
+        "index to an existing table; a fresh DATA_DIR has it (`images list --sort taken` fails until then)",
+    };
+  }
+  return { ...base, state: "updated", detail: `index ${missing.map((i) => i.IndexName).join(", ")} added (backfills)` };
+}
+
+async function describeTableIndexes(
+  clients: Clients,
+  table: string,
+): Promise<{ arn: string; indexes: Map<string, string> } | undefined> {
+  try {
+    const result = await clients.dynamo.send(new DescribeTableCommand({ TableName: table }));
+    const indexes = new Map(
+      (result.Table?.GlobalSecondaryIndexes ?? []).map((i) => [i.IndexName ?? "", i.IndexStatus ?? "ACTIVE"]),
+    );
+    return { arn: result.Table?.TableArn ?? `table/${table}`, indexes };
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -227,7 +310,7 @@ async function withTimeToLive(config: Config, clients: Clients, table: ResourceI
   const current = await clients.dynamo.send(new DescribeTimeToLiveCommand({ TableName }));
   const description = current.TimeToLiveDescription;
   if (description?.AttributeName === TTL_ATTRIBUTE && description.TimeToLiveStatus !== "DISABLED") {
-    return { ...table, detail: `TTL on ${TTL_ATTRIBUTE}` };
+    return { ...table, detail: joinDetail(table.detail, `TTL on ${TTL_ATTRIBUTE}`) };
   }
   try {
     await clients.dynamo.send(
@@ -238,9 +321,17 @@ async function withTimeToLive(config: Config, clients: Clients, table: ResourceI
     );
   } catch (error) {
     if ((error as { name?: string }).name !== "UnknownOperationException") throw error;
-    return { ...table, detail: "no TTL here: `images reconcile` removes expired tombstones" };
+    return { ...table, detail: joinDetail(table.detail, "no TTL here: `images reconcile` removes expired tombstones") };
   }
-  return { ...table, state: table.state === "created" ? "created" : "updated", detail: `TTL on ${TTL_ATTRIBUTE}` };
+  return {
+    ...table,
+    state: table.state === "created" ? "created" : "updated",
+    detail: joinDetail(table.detail, `TTL on ${TTL_ATTRIBUTE}`),
+  };
+}
+
+function joinDetail(first: string | undefined, second: string): string {
+  return first ? `${first}; ${second}` : second;
 }
 const TTL_ATTRIBUTE = "expiresAt";
 
@@ -371,13 +462,17 @@ export async function describeResources(config: Config, clients: Clients): Promi
     const arn = url ? (await queueAttributes(clients, url)).QueueArn : undefined;
     out.push({ kind: "sqs-queue", name, state: url ? "present" : "missing", ...(url && { url }), ...(arn && { arn }) });
   }
-  const tableArn = await describeTable(clients, names.table);
+  const table = await describeTableIndexes(clients, names.table);
+  const indexes = [names.uploadDateIndex, names.takenDateIndex].map((name) => {
+    const status = table?.indexes.get(name);
+    return status === undefined ? `${name} (missing)` : status === "ACTIVE" ? name : `${name} (${status})`;
+  });
   out.push({
     kind: "dynamodb-table",
     name: names.table,
-    state: tableArn ? "present" : "missing",
-    ...(tableArn && { arn: tableArn }),
-    detail: `index ${names.uploadDateIndex}`,
+    state: table ? "present" : "missing",
+    ...(table && { arn: table.arn }),
+    detail: `indexes ${indexes.join(", ")}`,
   });
   const topicArn = await findTopic(clients, names.failureTopic);
   out.push({

@@ -1,6 +1,7 @@
+import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
 import { ListQueuesCommand } from "@aws-sdk/client-sqs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Clients, createClients, destroyClients } from "../../src/aws/clients.ts";
 import type { Config } from "../../src/config.ts";
 import { describeResources, ensureResources, teardownResources } from "../../src/provision/resources.ts";
@@ -36,6 +37,66 @@ describe("bootstrap, resources and teardown", () => {
     ]);
     const second = await ensureResources(config, clients);
     expect(second.filter((r) => r.state !== "exists" && r.state !== "unavailable")).toEqual([]);
+
+    // Both indexes sharded over listShard; byTakenDate is sparse (items without takenAt are not in it).
+    const table = (await clients.dynamo.send(new DescribeTableCommand({ TableName: config.names.table }))).Table;
+    const indexes = (table?.GlobalSecondaryIndexes ?? []).map((i) => [
+      i.IndexName,
+      i.KeySchema?.map((k) => `${k.AttributeName} ${k.KeyType}`),
+      i.Projection?.ProjectionType,
+    ]);
+    expect(indexes.sort()).toEqual([
+      ["byTakenDate", ["listShard HASH", "takenAt RANGE"], "ALL"],
+      ["byUploadDate", ["listShard HASH", "uploadDate RANGE"], "ALL"],
+    ]);
+  });
+
+  it("adds byTakenDate to a table from before it existed, or says clearly that this backend cannot", async () => {
+    const old = testConfig();
+    const oldClients = createClients(old);
+    try {
+      await oldClients.dynamo.send(
+        new CreateTableCommand({
+          TableName: old.names.table,
+          BillingMode: "PAY_PER_REQUEST",
+          AttributeDefinitions: [
+            { AttributeName: "imageId", AttributeType: "S" },
+            { AttributeName: "listShard", AttributeType: "S" },
+            { AttributeName: "uploadDate", AttributeType: "S" },
+          ],
+          KeySchema: [{ AttributeName: "imageId", KeyType: "HASH" }],
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: "byUploadDate",
+              KeySchema: [
+                { AttributeName: "listShard", KeyType: "HASH" },
+                { AttributeName: "uploadDate", KeyType: "RANGE" },
+              ],
+              Projection: { ProjectionType: "ALL" },
+            },
+          ],
+        }),
+      );
+      const table = (await ensureResources(old, oldClients)).find((r) => r.kind === "dynamodb-table");
+      const described = (await describeResources(old, oldClients)).find((r) => r.kind === "dynamodb-table");
+      const after = await oldClients.dynamo.send(new DescribeTableCommand({ TableName: old.names.table }));
+      const has = (after.Table?.GlobalSecondaryIndexes ?? []).some((i) => i.IndexName === "byTakenDate");
+      if (inject("backend") === "embedded") {
+        // dynalite accepts UpdateTable's GlobalSecondaryIndexUpdates but ignores Create.
+        expect(has).toBe(false);
+        expect(table?.detail).toMatch(/index byTakenDate NOT added: .*dynalite.*fresh DATA_DIR/);
+        expect(described?.detail).toBe("indexes byUploadDate, byTakenDate (missing)");
+      } else if (inject("backend") === "localstack") {
+        expect(has).toBe(true);
+        expect(table).toMatchObject({ state: "updated" });
+        expect(table?.detail).toContain("index byTakenDate added");
+      } else {
+        expect(has || /NOT added/.test(table?.detail ?? "")).toBe(true);
+      }
+    } finally {
+      await teardownResources(old, oldClients);
+      destroyClients(oldClients);
+    }
   });
 
   it("lists buckets, queues, table, topic, alarms and the bucket notification, as bootstrap does", async () => {
@@ -56,6 +117,9 @@ describe("bootstrap, resources and teardown", () => {
       expect(r.arn, r.name).toMatch(/^arn:aws:/);
     }
     expect(resources.find((r) => r.kind === "sqs-queue" && r.name === config.names.queue)?.url).toMatch(/^https?:\/\//);
+    expect(resources.find((r) => r.kind === "dynamodb-table")?.detail).toMatch(
+      /^indexes byUploadDate, byTakenDate( \(CREATING\))?$/,
+    );
   });
 
   it("teardown leaves nothing behind", async () => {
