@@ -6,7 +6,15 @@ import type { Config } from "../src/config.ts";
 import { errorMessage } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
 import { LISTED_STATUSES, type ListedStatus } from "../src/store/metadata.ts";
-import { BadCursorError, findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE } from "../src/store/query.ts";
+import {
+  BadCursorError,
+  findImage,
+  InvalidQueryError,
+  listImages,
+  MAX_PAGE_SIZE,
+  SORT_ORDERS,
+  type SortOrder,
+} from "../src/store/query.ts";
 import { type ChangeEvent, createChangeFeed } from "./changes.ts";
 import { createPresigner, presignUpload, s3Origins, toImageView, UploadRequestError } from "./images.ts";
 import { createStatsSource } from "./stats.ts";
@@ -140,6 +148,10 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
       if (status && !STATUSES.includes(status)) {
         throw new InvalidQueryError(`status must be one of ${STATUSES.join(", ")}, not "${status}"`);
       }
+      const sort = query.get("sort") || undefined;
+      if (sort && !(SORT_ORDERS as readonly string[]).includes(sort)) {
+        throw new InvalidQueryError(`sort must be one of ${SORT_ORDERS.join(", ")}, not "${sort}"`);
+      }
       const limit = query.get("limit");
       if (limit !== null && !/^\d+$/.test(limit)) {
         throw new InvalidQueryError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}, not "${limit}"`);
@@ -150,6 +162,7 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
         ...optional("until", query.get("until")),
         ...optional("cursor", query.get("cursor")),
         ...(status && { status: status as ListedStatus }),
+        ...(sort && { sort: sort as SortOrder }),
       });
       const items = await Promise.all(page.items.map((item) => toImageView(config, presigner, item)));
       return sendJson(res, 200, { items, ...(page.nextCursor && { nextCursor: page.nextCursor }) });

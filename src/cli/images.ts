@@ -7,7 +7,16 @@ import { escapeTerminal, escapeTerminalLines, terminalJson } from "../format.ts"
 import { pollUntil } from "../poll.ts";
 import { deleteImage, failedImages, MissingResourceError, presignImageUrls, reprocessImages } from "../store/manage.ts";
 import { getImageItem, type ImageItem, ImageStatus, LISTED_STATUSES, type ListedStatus } from "../store/metadata.ts";
-import { findImage, InvalidQueryError, listImages, MAX_PAGE_SIZE, scanImages } from "../store/query.ts";
+import {
+  findImage,
+  InvalidQueryError,
+  listImages,
+  MAX_PAGE_SIZE,
+  MissingIndexError,
+  SORT_ORDERS,
+  type SortOrder,
+  scanImages,
+} from "../store/query.ts";
 import { reconcile } from "../store/reconcile.ts";
 import { Exit } from "./command.ts";
 import { confirm } from "./confirm.ts";
@@ -68,6 +77,11 @@ function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+function sortArgument(value: string): SortOrder {
+  if (!(SORT_ORDERS as readonly string[]).includes(value)) throw new InvalidArgumentError(SORT_ORDERS.join(" or "));
+  return value as SortOrder;
+}
+
 function statusArgument(value: string): ListedStatus {
   const status = value.toUpperCase() as ListedStatus;
   if (!LISTED_STATUSES.includes(status)) throw new InvalidArgumentError("processed or failed");
@@ -87,16 +101,27 @@ endpoint), 2 usage error (e.g. a bad date), 3 no such image.`,
 
 program
   .command("list")
-  .description("Images newest first, through the upload-date index (a Query, never a Scan).")
-  .option("--since <date>", "uploaded at or after: YYYY-MM-DD or an ISO date-time (UTC)")
-  .option("--until <date>", "uploaded at or before; a bare date includes that whole day")
+  .description("Images newest first, through the upload-date or taken-date index (a Query, never a Scan).")
+  .option(
+    "--sort <order>",
+    "uploaded, or taken: by when the photo was taken (EXIF); images without a taken date are left out",
+    sortArgument,
+    "uploaded",
+  )
+  .option("--since <date>", "at or after (the --sort date): YYYY-MM-DD or an ISO date-time (UTC; taken: camera time)")
+  .option("--until <date>", "at or before; a bare date includes that whole day")
   .option("--status <status>", "processed or failed", statusArgument)
   .option("--limit <n>", "how many images to show", wholeNumber(1), 50)
   .option("--cursor <cursor>", "continue where a previous list stopped (it prints the cursor)")
   .option("--json", "print JSON: { items, nextCursor, scannedCount }")
-  .addHelpText("after", "\nExample: npm run images -- list --since 2024-05-01 --status failed --limit 10")
+  .addHelpText(
+    "after",
+    "\nExamples: npm run images -- list --since 2024-05-01 --status failed --limit 10\n" +
+      "          npm run images -- list --sort taken --since 2023-12-24 --until 2023-12-26",
+  )
   .action(
     async (opts: {
+      sort: SortOrder;
       since?: string;
       until?: string;
       status?: ListedStatus;
@@ -111,6 +136,7 @@ program
       // The query pages hold at most MAX_PAGE_SIZE; a larger --limit reads several.
       do {
         const page = await listImages(config, clients, {
+          sort: opts.sort,
           ...(opts.since && { since: opts.since }),
           ...(opts.until && { until: opts.until }),
           ...(opts.status && { status: opts.status }),
@@ -123,9 +149,13 @@ program
       } while (cursor && items.length < opts.limit);
 
       print(opts.json === true, { items, ...(cursor && { nextCursor: cursor }), scannedCount }, () => {
-        const summary = `${items.length} image(s), newest first; Query on index ${config.names.uploadDateIndex} read ${scannedCount} entries.`;
+        const taken = opts.sort === "taken";
+        const index = taken ? config.names.takenDateIndex : config.names.uploadDateIndex;
+        const order = taken ? "latest taken first (images without a taken date are not in this order)" : "newest first";
+        const summary = `${items.length} image(s), ${order}; Query on index ${index} read ${scannedCount} entries.`;
         const more = cursor ? `\nMore: the same command with --cursor ${cursor}` : "";
-        return items.length === 0 ? `No images match.${more}` : `${formatImageTable(items)}\n${summary}${more}`;
+        const table = formatImageTable(items, taken ? { taken: true } : {});
+        return items.length === 0 ? `No images match.${more}` : `${table}\n${summary}${more}`;
       });
     },
   );
@@ -324,7 +354,7 @@ function exitCodeFor(error: unknown): number {
     say(error.message);
     return Exit.NotFound;
   }
-  if (error instanceof MissingResourceError) {
+  if (error instanceof MissingResourceError || error instanceof MissingIndexError) {
     say(error.message);
     return Exit.Error;
   }

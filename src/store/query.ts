@@ -11,7 +11,17 @@ import {
   listShardFor,
 } from "./metadata.ts";
 
+/**
+ * Which date a list is ordered (newest first) and filtered by: "uploaded" (uploadDate, through
+ * byUploadDate; every listed image) or "taken" (takenAt, through byTakenDate; only images
+ * whose EXIF gives a DateTimeOriginal, since that index is sparse).
+ */
+export const SORT_ORDERS = ["uploaded", "taken"] as const;
+export type SortOrder = (typeof SORT_ORDERS)[number];
+
 export interface ListOptions {
+  /** Default "uploaded". */
+  sort?: SortOrder;
   /** ISO date or date-time, inclusive. */
   since?: string;
   /** ISO date or date-time, inclusive (a bare date means the whole day). */
@@ -41,22 +51,35 @@ export class BadCursorError extends InvalidQueryError {
   }
 }
 
-type ShardKey = { imageId: string; listShard: string; uploadDate: string };
+type ShardKey = { imageId: string; listShard: string; uploadDate?: string; takenAt?: string };
 /** Per shard: where to resume (after this key), or null when the shard is exhausted. */
 type Cursor = Record<string, ShardKey | null | "start">;
 
 export const MAX_PAGE_SIZE = 100;
 
 /**
- * Newest first, through the upload-date index; never a Scan. The index is spread over
- * LIST_SHARDS partition keys, so each page queries every shard and merges them by date.
+ * Newest first, through the upload-date index (or, with `sort: "taken"`, the taken-date index);
+ * never a Scan. The indexes are spread over LIST_SHARDS partition keys, so each page queries
+ * every shard and merges them by date. since/until apply to the date the list is sorted by.
+ *
+ * takenAt is the camera's clock as EXIF wrote it ("2024-05-01T14:03:22", "+02:00" appended
+ * when OffsetTimeOriginal gives one): the taken order and its filter compare that local clock
+ * time, not an instant, since most files carry no offset.
+ *
+ * @throws InvalidQueryError for a bad limit, date or sort; BadCursorError for a foreign cursor.
  */
 export async function listImages(config: Config, clients: Clients, options: ListOptions): Promise<ListPage> {
   if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > MAX_PAGE_SIZE) {
     throw new InvalidQueryError(`limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
   }
-  const range = dateRange(options.since, options.until);
-  const cursor = options.cursor ? decodeCursor(options.cursor, range) : undefined;
+  const sort = options.sort ?? "uploaded";
+  if (!SORT_ORDERS.includes(sort)) {
+    throw new InvalidQueryError(`sort must be ${SORT_ORDERS.join(" or ")}, not "${String(sort)}"`);
+  }
+  const attribute = SORT_ATTRIBUTE[sort];
+  const range =
+    sort === "taken" ? wallClockRange(options.since, options.until) : dateRange(options.since, options.until);
+  const cursor = options.cursor ? decodeCursor(options.cursor, range, attribute) : undefined;
   const shards = Array.from({ length: LIST_SHARDS }, (_, i) => String(i));
   let scannedCount = 0;
 
@@ -71,11 +94,11 @@ export async function listImages(config: Config, clients: Clients, options: List
       while (items.length < options.limit && more) {
         const input: QueryCommandInput = {
           TableName: config.names.table,
-          IndexName: config.names.uploadDateIndex,
+          IndexName: sort === "taken" ? config.names.takenDateIndex : config.names.uploadDateIndex,
           ScanIndexForward: false,
           Limit: options.limit,
           ExclusiveStartKey: startKey,
-          ...keyCondition(shard, range),
+          ...keyCondition(shard, range, attribute),
           ...(options.status && {
             FilterExpression: "#status = :status",
             ExpressionAttributeNames: { "#status": "status" },
@@ -86,6 +109,11 @@ export async function listImages(config: Config, clients: Clients, options: List
         const page = await clients.doc.send(new QueryCommand(input)).catch((error: unknown) => {
           // A start key DynamoDB refuses can only come from a cursor we did not write.
           if (startKey && (error as { name?: string }).name === "ValidationException") throw new BadCursorError();
+          if (sort === "taken" && isMissingIndex(error)) {
+            throw new MissingIndexError(
+              `the table has no ${config.names.takenDateIndex} index yet: run \`npm run bootstrap\` (see its report)`,
+            );
+          }
           throw error;
         });
         scannedCount += page.ScannedCount ?? 0;
@@ -105,7 +133,7 @@ export async function listImages(config: Config, clients: Clients, options: List
       const head = buffer.items[consumed.get(buffer.shard) ?? 0];
       if (!head) continue;
       const bestHead = best?.items[consumed.get(best.shard) ?? 0];
-      if (!bestHead || newer(head, bestHead)) best = buffer;
+      if (!bestHead || newer(head, bestHead, attribute)) best = buffer;
     }
     if (!best) break;
     const index = consumed.get(best.shard) ?? 0;
@@ -124,38 +152,71 @@ export async function listImages(config: Config, clients: Clients, options: List
     }
     anyLeft = true;
     const last = used > 0 ? buffer.items[used - 1] : undefined;
-    next[buffer.shard] = last ? shardKey(last) : cursor ? (cursor[buffer.shard] ?? "start") : "start";
+    next[buffer.shard] = last ? shardKey(last, attribute) : cursor ? (cursor[buffer.shard] ?? "start") : "start";
   }
   return { items, scannedCount, ...(anyLeft && { nextCursor: encodeCursor(next) }) };
 }
 
-function newer(a: ImageItem, b: ImageItem): boolean {
-  return a.uploadDate !== b.uploadDate ? a.uploadDate > b.uploadDate : a.imageId > b.imageId;
+/** The index sort key of each order. */
+const SORT_ATTRIBUTE = { uploaded: "uploadDate", taken: "takenAt" } as const;
+type SortAttribute = (typeof SORT_ATTRIBUTE)[SortOrder];
+
+/** The table lacks the index asked for (a table from before it existed, on a backend that could not add it). */
+export class MissingIndexError extends Error {
+  override name = "MissingIndexError";
 }
 
-function shardKey(item: ImageItem): ShardKey {
+function isMissingIndex(error: unknown): boolean {
+  const { name, message } = error as { name?: string; message?: string };
+  return name === "ValidationException" && /specified index/i.test(message ?? "");
+}
+
+/** Ordered as DynamoDB orders the index: by the sort key (string order), then by imageId. */
+function newer(a: ImageItem, b: ImageItem, attribute: SortAttribute = "uploadDate"): boolean {
+  const x = a[attribute] ?? "";
+  const y = b[attribute] ?? "";
+  return x !== y ? x > y : a.imageId > b.imageId;
+}
+
+function shardKey(item: ImageItem, attribute: SortAttribute): ShardKey {
   // Items read from the index always have a listShard (tombstones have none and are not in it).
   return {
     imageId: item.imageId,
     listShard: item.listShard ?? listShardFor(item.imageId),
-    uploadDate: item.uploadDate,
+    [attribute]: item[attribute],
   };
 }
 
-function keyCondition(shard: string, range: { from?: string; to?: string }) {
+function keyCondition(shard: string, range: { from?: string; to?: string }, attribute: SortAttribute) {
   const values: Record<string, string> = { ":shard": shard };
   let expression = "listShard = :shard";
   if (range.from && range.to) {
-    expression += " AND uploadDate BETWEEN :from AND :to";
+    expression += ` AND ${attribute} BETWEEN :from AND :to`;
     Object.assign(values, { ":from": range.from, ":to": range.to });
   } else if (range.from) {
-    expression += " AND uploadDate >= :from";
+    expression += ` AND ${attribute} >= :from`;
     values[":from"] = range.from;
   } else if (range.to) {
-    expression += " AND uploadDate <= :to";
+    expression += ` AND ${attribute} <= :to`;
     values[":to"] = range.to;
   }
   return { KeyConditionExpression: expression, ExpressionAttributeValues: values };
+}
+
+/**
+ * since/until for the taken order, as local clock times comparable with takenAt strings:
+ * "2024-05-01" from "2024-05-01T00:00:00"; a bare `until` date up to the end of that day,
+ * whatever offset follows the time ("~" sorts after "+", "-" and digits). A date-time is
+ * taken as written, its offset dropped.
+ */
+export function wallClockRange(since?: string, until?: string): { from?: string; to?: string } {
+  dateRange(since, until); // the same validation and messages as the upload order
+  const clock = (value: string, endOfDay: boolean) => {
+    if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return endOfDay ? `${value}T23:59:59~` : `${value}T00:00:00`;
+    const [, minutes = "", seconds = ":00"] = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2})?/.exec(value) ?? [];
+    return endOfDay ? `${minutes}${seconds}~` : `${minutes}${seconds}`;
+  };
+  return { ...(since && { from: clock(since, false) }), ...(until && { to: clock(until, true) }) };
 }
 
 /** Accepts YYYY-MM-DD or a full ISO date-time; a bare `until` date covers that whole day. */
@@ -187,9 +248,11 @@ function encodeCursor(cursor: Cursor): string {
 
 const IMAGE_ID = /^[0-9a-f]{32}$/;
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+/** As capture.ts writes takenAt: local time, with an offset when EXIF gives one. */
+const TAKEN_AT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}([+-]\d{2}:\d{2})?$/;
 
 /** The cursor of encodeCursor, checked field by field: anything else is a BadCursorError. */
-function decodeCursor(text: string, range: { from?: string; to?: string }): Cursor {
+function decodeCursor(text: string, range: { from?: string; to?: string }, attribute: SortAttribute): Cursor {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(text, "base64url").toString("utf8"));
@@ -204,25 +267,31 @@ function decodeCursor(text: string, range: { from?: string; to?: string }): Curs
       cursor[String(i)] = entry;
       continue;
     }
-    const { imageId, listShard, uploadDate } = (entry ?? {}) as Partial<Record<keyof ShardKey, unknown>>;
+    const fields = (entry ?? {}) as Partial<Record<keyof ShardKey, unknown>>;
+    const { imageId, listShard } = fields;
+    const date = fields[attribute];
+    const other = attribute === "uploadDate" ? "takenAt" : "uploadDate";
     if (
       typeof imageId !== "string" ||
       !IMAGE_ID.test(imageId) ||
       listShard !== String(i) ||
-      typeof uploadDate !== "string" ||
-      !ISO_INSTANT.test(uploadDate) ||
+      typeof date !== "string" ||
+      !(attribute === "uploadDate" ? ISO_INSTANT : TAKEN_AT).test(date) ||
+      // A cursor of the other order.
+      fields[other] !== undefined ||
       // DynamoDB refuses a start key outside the key condition: it belongs to other filters.
-      (range.from !== undefined && uploadDate < range.from) ||
-      (range.to !== undefined && uploadDate > range.to)
+      (range.from !== undefined && date < range.from) ||
+      (range.to !== undefined && date > range.to)
     ) {
       throw new BadCursorError();
     }
-    cursor[String(i)] = { imageId, listShard, uploadDate };
+    cursor[String(i)] = { imageId, listShard, [attribute]: date };
   }
   return cursor;
 }
 
-export type StatusCounts = Record<ListedStatus, number> & { total: number };
+/** `withoutTakenDate`: listed images with no takenAt, which the taken-date order leaves out. */
+export type StatusCounts = Record<ListedStatus, number> & { total: number; withoutTakenDate: number };
 
 /** Every image matching the filters, a full page at a time; at most `maxPages` pages. */
 export async function allImages(
@@ -248,7 +317,7 @@ export async function allImages(
  * header, too slow for millions of images (then keep counters on write instead).
  */
 export async function countImages(config: Config, clients: Clients): Promise<StatusCounts> {
-  const counts: StatusCounts = { PROCESSED: 0, FAILED: 0, total: 0 };
+  const counts: StatusCounts = { PROCESSED: 0, FAILED: 0, total: 0, withoutTakenDate: 0 };
   await Promise.all(
     Array.from({ length: LIST_SHARDS }, async (_, shard) => {
       const pages = paginateQuery(
@@ -258,7 +327,7 @@ export async function countImages(config: Config, clients: Clients): Promise<Sta
           IndexName: config.names.uploadDateIndex,
           KeyConditionExpression: "listShard = :shard",
           ExpressionAttributeValues: { ":shard": String(shard) },
-          ProjectionExpression: "#status",
+          ProjectionExpression: "#status, takenAt",
           ExpressionAttributeNames: { "#status": "status" },
         },
       );
@@ -266,6 +335,7 @@ export async function countImages(config: Config, clients: Clients): Promise<Sta
         for (const item of page.Items ?? []) {
           const status = item.status as ListedStatus;
           if (status in counts) counts[status]++;
+          if (typeof item.takenAt !== "string") counts.withoutTakenDate++;
           counts.total++;
         }
       }
@@ -354,7 +424,7 @@ export async function scanImages(config: Config, clients: Clients, options: Scan
   } while (startKey && items.length < options.limit);
 
   const byName = (item: ImageItem) => (item.name.startsWith(options.text) ? 0 : 1);
-  items.sort((a, b) => byName(a) - byName(b) || (newer(a, b) ? -1 : 1));
+  items.sort((a, b) => byName(a) - byName(b) || (newer(a, b, "uploadDate") ? -1 : 1));
   return {
     items: items.slice(0, options.limit),
     scannedCount,

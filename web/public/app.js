@@ -20,7 +20,10 @@ const state = {
   loading: false,
   /** Bumped on every filter change, so a slow old page never lands in a new list. */
   generation: 0,
-  query: { since: "", until: "", status: "" },
+  /** sort: "uploaded" or "taken" (only images with a taken date, by the camera's clock). */
+  query: { sort: "uploaded", since: "", until: "", status: "" },
+  /** Listed images without a taken date (from /api/stats): the taken order leaves them out. */
+  withoutTakenDate: 0,
   previewId: undefined,
 };
 
@@ -226,11 +229,22 @@ function renderCard(view) {
 }
 
 function matchesFilter(view) {
-  const { since, until, status } = state.query;
+  const { sort, since, until, status } = state.query;
   if (status && view.status !== status) return false;
+  if (sort === "taken") {
+    // takenAt is the camera's clock ("2024-05-01T14:03:22", maybe an offset): compare its day.
+    if (!view.takenAt) return false;
+    const day = view.takenAt.slice(0, 10);
+    return !(since && day < since) && !(until && day > until);
+  }
   if (since && view.uploadDate < localDayStart(since)) return false;
   if (until && view.uploadDate > localDayEnd(until)) return false;
   return true;
+}
+
+/** The value the list is ordered by, as the API orders it (string order, newest first). */
+function sortValue(view) {
+  return state.query.sort === "taken" ? (view.takenAt ?? "") : view.uploadDate;
 }
 
 /** Inserts or replaces a card, keeping the grid newest first. */
@@ -244,7 +258,7 @@ function upsert(view) {
   if (existing) existing.element.remove();
   const next = [...grid.children].find((node) => {
     const other = state.cards.get(node.dataset.id);
-    return other?.view && !other.pendingUpload && other.view.uploadDate < view.uploadDate;
+    return other?.view && !other.pendingUpload && sortValue(other.view) < sortValue(view);
   });
   // Older than everything loaded while more pages remain: it arrives with its page.
   if (!next && !state.exhausted && !existing) return;
@@ -262,7 +276,9 @@ function removeCard(imageId) {
 function updateEmpty() {
   const empty = state.cards.size === 0 && state.exhausted;
   $("empty").hidden = !empty;
-  const filtered = Boolean(state.query.since || state.query.until || state.query.status);
+  const filtered = Boolean(
+    state.query.since || state.query.until || state.query.status || state.query.sort === "taken",
+  );
   $("empty-title").textContent = filtered ? "No images match these filters" : "No images yet";
   $("empty-text").hidden = filtered;
   $("end").hidden = !state.exhausted || state.cards.size === 0;
@@ -283,9 +299,16 @@ async function loadPage() {
   state.loading = true;
   const generation = state.generation;
   const params = new URLSearchParams({ limit: String(state.info.pageSize) });
-  // The date inputs are local days; the API takes instants.
-  if (state.query.since) params.set("since", localDayStart(state.query.since));
-  if (state.query.until) params.set("until", localDayEnd(state.query.until));
+  if (state.query.sort === "taken") {
+    // Taken dates are the camera's clock: the days go as they are.
+    params.set("sort", "taken");
+    if (state.query.since) params.set("since", state.query.since);
+    if (state.query.until) params.set("until", state.query.until);
+  } else {
+    // The date inputs are local days; the API takes instants.
+    if (state.query.since) params.set("since", localDayStart(state.query.since));
+    if (state.query.until) params.set("until", localDayEnd(state.query.until));
+  }
   if (state.query.status) params.set("status", state.query.status);
   if (state.cursor) params.set("cursor", state.cursor);
   try {
@@ -340,6 +363,7 @@ loadMore.addEventListener("click", () => loadPage());
 function readFilters() {
   const data = new FormData(filters);
   state.query = {
+    sort: String(data.get("sort") ?? "uploaded"),
     since: String(data.get("since") ?? ""),
     until: String(data.get("until") ?? ""),
     status: String(data.get("status") ?? ""),
@@ -347,12 +371,22 @@ function readFilters() {
 }
 filters.addEventListener("change", () => {
   readFilters();
+  showTakenNote();
   resetList();
 });
+
+/** In the taken order, says how many images it leaves out for want of a taken date. */
+function showTakenNote() {
+  const note = $("taken-note");
+  const n = state.withoutTakenDate;
+  note.hidden = state.query.sort !== "taken" || n === 0;
+  note.textContent = `${n} image${n === 1 ? " has" : "s have"} no taken date and ${n === 1 ? "is" : "are"} not in this order.`;
+}
 filters.addEventListener("submit", (event) => event.preventDefault());
 filters.addEventListener("reset", () =>
   setTimeout(() => {
     readFilters();
+    showTakenNote();
     resetList();
   }),
 );
@@ -362,6 +396,8 @@ filters.addEventListener("reset", () =>
 function showStats(stats) {
   $("count-processed").textContent = String(stats.counts?.PROCESSED ?? 0);
   $("count-failed").textContent = String(stats.counts?.FAILED ?? 0);
+  state.withoutTakenDate = stats.counts?.withoutTakenDate ?? 0;
+  showTakenNote();
   $("queue-waiting").textContent = stats.queue ? String(stats.queue.waiting) : "–";
   $("queue-inflight").textContent = stats.queue ? String(stats.queue.inFlight) : "–";
   const dead = stats.deadLetters?.waiting ?? 0;

@@ -5,10 +5,12 @@ import type { ReconcileAction, ReconcileReport } from "../../store/reconcile.ts"
 import { formatTable } from "../../table.ts";
 
 /** One line per image, the columns a person scans for; the imageId is what other commands take. */
-export function formatImageTable(items: ImageItem[]): string {
+/** With `taken`, a first column "taken" (the camera's clock, its offset when recorded). */
+export function formatImageTable(items: ImageItem[], options: { taken?: boolean } = {}): string {
   return formatTable(
-    ["uploaded (UTC)", "status", "size", "dimensions", "imageId", "name"],
+    [...(options.taken ? ["taken"] : []), "uploaded (UTC)", "status", "size", "dimensions", "imageId", "name"],
     items.map((item) => [
+      ...(options.taken ? [(item.takenAt ?? "").replace("T", " ")] : []),
       formatDate(item.uploadDate),
       item.errorCode ? `${item.status} ${item.errorCode}` : item.status,
       item.bytes === undefined ? "" : formatBytes(item.bytes),
