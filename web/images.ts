@@ -151,19 +151,22 @@ export const UPLOAD_TYPES = [
 
 /**
  * A presigned POST for one file, giving the browser exactly one right: to create the object
- * `uploads/<random id>/<cleaned name>` once, with this Content-Type and 1..MAX_IMAGE_BYTES bytes,
+ * `uploads/<random id>/<cleaned name>` once, with this Content-Type and exactly the declared
+ * size in bytes (1..MAX_IMAGE_BYTES),
  * for 10 minutes. Every condition is an exact match (`eq`): never `starts-with` on the key and
  * never `${filename}`, so the page cannot choose another key (or replace another image).
  * Conditions as in the S3 POST policy reference (docs.aws.amazon.com/AmazonS3/latest/API/sigv4-HTTPPOSTConstructPolicy.html).
  * Throws UploadRequestError (400) for a request it will not sign.
  */
 export async function presignUpload(config: Config, s3: S3Client, request: unknown): Promise<UploadTicket> {
-  const { name, type } = validateUpload(config, request);
+  const { name, type, size } = validateUpload(config, request);
   const key = ticketKey(config.uploadPrefix, name);
   const post = await createPresignedPost(s3, {
     Bucket: config.names.uploadsBucket,
     Key: key,
-    Conditions: [["content-length-range", 1, config.limits.maxBytes], { "Content-Type": type }],
+    // The size the page declared, exactly (a File's size is exact): a ticket asked for 1,000
+    // bytes cannot carry 50 MB.
+    Conditions: [["content-length-range", size, size], { "Content-Type": type }],
     Fields: { "Content-Type": type },
     Expires: UPLOAD_LIFETIME_SECONDS,
   });

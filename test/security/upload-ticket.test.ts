@@ -85,6 +85,15 @@ describe("an upload ticket gives exactly the rights it describes", () => {
     expect(await stored(empty.key)).toBe(false);
   });
 
+  it("holds the size the ticket was asked for: one byte more or less is refused", async () => {
+    const ticket = await ticketFor("exact.jpg", photo.length);
+    const longer = Buffer.concat([photo, Buffer.from([0])]);
+    expect(await post(ticket, longer)).toEqual({ status: 400, code: "EntityTooLarge" });
+    expect(await post(ticket, photo.subarray(1))).toEqual({ status: 400, code: "EntityTooSmall" });
+    expect(await stored(ticket.key)).toBe(false);
+    expect(await post(ticket, photo)).toEqual({ status: 204, code: "" });
+  });
+
   it("refuses another Content-Type, another key, or a field the policy does not name", async () => {
     await drainQueue(p.clients, p.queueUrl, 0); // the events of the uploads above
     const ticket = await ticketFor("typed.jpg");
