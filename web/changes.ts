@@ -2,11 +2,19 @@ import type { Clients } from "../src/aws/clients.ts";
 import type { Config } from "../src/config.ts";
 import { errorMessage } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
-import type { ImageItem } from "../src/store/metadata.ts";
+import { getImageItem, type ImageItem, ImageStatus } from "../src/store/metadata.ts";
 import { allImages } from "../src/store/query.ts";
 import type { Stats } from "./stats.ts";
 
-export type ChangeEvent = { type: "image"; item: ImageItem } | { type: "stats"; stats: Stats };
+/**
+ * What the feed pushes: `image` when an image appears or changes (a new processedAt), `removed`
+ * when a shown image was deleted from S3 (its item became a DELETED tombstone, or is gone),
+ * `stats` when counts or queue depths move.
+ */
+export type ChangeEvent =
+  | { type: "image"; item: ImageItem }
+  | { type: "removed"; imageId: string }
+  | { type: "stats"; stats: Stats };
 export type Listener = (event: ChangeEvent) => void;
 
 export interface ChangeFeedOptions {
@@ -56,6 +64,9 @@ export function createChangeFeed({
       // Oldest first, so that a page inserting each at the top ends up newest first.
       changed.sort((a, b) => (a.uploadDate < b.uploadDate ? -1 : 1));
       for (const item of changed) emit({ type: "image", item });
+      for (const imageId of await removed([...previous.keys()].filter((id) => !current.has(id)))) {
+        emit({ type: "removed", imageId });
+      }
     }
     const s = await stats();
     const { at: _at, ...comparable } = s;
@@ -64,6 +75,17 @@ export function createChangeFeed({
       lastStats = key;
       emit({ type: "stats", stats: s });
     }
+  }
+
+  /**
+   * Of the ids that left the poll's window, those deleted: a tombstone (DELETED) has no
+   * listShard, so it leaves the byUploadDate index. An id can also leave only because its
+   * upload date fell out of the lookback window (or past MAX_PAGES), so each is read
+   * (consistently) before the page is told to drop it; each is read once, as it leaves.
+   */
+  async function removed(gone: string[]): Promise<string[]> {
+    const items = await Promise.all(gone.map((id) => getImageItem(clients, config.names, id)));
+    return gone.filter((_, i) => items[i] === undefined || items[i]?.status === ImageStatus.Deleted);
   }
 
   function emit(event: ChangeEvent): void {

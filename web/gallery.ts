@@ -215,7 +215,10 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
     throw new ApiError(404, "NOT_FOUND", `Nothing at ${path}`);
   }
 
-  /** Server-sent events: `image` when an image appears or changes, `stats` when counts or queues move. */
+  /**
+   * Server-sent events: `image` when an image appears or changes, `removed` ({imageId}) when one
+   * was deleted, `stats` when counts or queues move.
+   */
   function openStream(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
@@ -224,7 +227,12 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
     });
     res.write("retry: 3000\n\n");
     const send = async (event: ChangeEvent) => {
-      const data = event.type === "image" ? await toImageView(config, presigner, event.item) : (event.stats as unknown);
+      const data =
+        event.type === "image"
+          ? await toImageView(config, presigner, event.item)
+          : event.type === "removed"
+            ? { imageId: event.imageId }
+            : (event.stats as unknown);
       if (!res.destroyed) res.write(`event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     const unsubscribe = feed.subscribe((event) => {

@@ -1,3 +1,4 @@
+import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
 import { type ImageItem, ImageStatus, imageIdFor, listShardFor, putImageItem } from "../../src/store/metadata.ts";
@@ -210,6 +211,33 @@ describe("gallery API", () => {
       height: 100,
     });
     expect(text).toMatch(/event: stats\ndata: \{"counts"/);
+  });
+
+  it("pushes a removal on the event stream when an image is deleted from S3", async () => {
+    const key = await p.upload("to-delete.jpg", await jpeg(120, 80), "image/jpeg");
+    const { imageId } = await p.waitForItem(key, (i) => i.status === ImageStatus.Processed, 20_000);
+    const controller = new AbortController();
+    const res = await fetch(`${base}/api/events`, { signal: controller.signal });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = "";
+    const removal = `event: removed\ndata: ${JSON.stringify({ imageId })}`;
+    const seen = (async () => {
+      while (!text.includes(removal)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+      }
+    })();
+    // The feed's baseline includes the image; its delete makes a tombstone, which leaves the index.
+    await new Promise((r) => setTimeout(r, 600));
+    await p.clients.s3.send(new DeleteObjectCommand({ Bucket: p.config.names.uploadsBucket, Key: key }));
+    await p.waitForItem(key, (i) => i.status === ImageStatus.Deleted, 20_000);
+    await Promise.race([seen, new Promise((_, reject) => setTimeout(() => reject(new Error(text)), 15_000))]);
+    controller.abort();
+    expect(text).toContain(removal);
+    // Images still listed are no removal: day-1.jpg (in the table all along) was not announced.
+    expect(text.match(/event: removed/g)).toHaveLength(1);
   });
 
   it.each([

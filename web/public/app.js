@@ -420,6 +420,16 @@ function onImage(view) {
   if (state.previewId === view.imageId && dialog.open) openPreview(view.imageId);
 }
 
+/** An image deleted from S3 (a `removed` event): its card goes, and its preview closes. */
+function onRemoved({ imageId }) {
+  const card = state.cards.get(imageId);
+  // A card this page is still uploading is not the deleted object's.
+  if (!card || card.pendingUpload) return;
+  state.pending.delete(imageId);
+  if (state.previewId === imageId && dialog.open) dialog.close();
+  removeCard(imageId);
+}
+
 function connect() {
   const events = new EventSource("/api/events");
   const badge = $("connection");
@@ -432,6 +442,7 @@ function connect() {
     badge.classList.remove("live");
   });
   events.addEventListener("image", (event) => onImage(JSON.parse(event.data)));
+  events.addEventListener("removed", (event) => onRemoved(JSON.parse(event.data)));
   events.addEventListener("stats", (event) => showStats(JSON.parse(event.data)));
 }
 
