@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
@@ -205,6 +206,23 @@ describe.skipIf(!hasChromium)("gallery in a real browser (headless Chromium)", (
     await expect.poll(() => page.locator(".card").count()).toBe(1);
     await page.locator('select[name="status"]').selectOption("");
     await expect.poll(() => page.locator(".card").count()).toBe(4);
+  });
+
+  it("drops the card (and closes its preview) when the image is deleted from S3", async () => {
+    const name = "dropped ladybird.jpg";
+    await page.locator(".card", { hasText: name }).locator(".card-button").click();
+    await page.locator("dialog#preview[open]").waitFor();
+    const listed = await p.clients.s3.send(
+      new ListObjectsV2Command({ Bucket: p.config.names.uploadsBucket, Prefix: p.config.uploadPrefix }),
+    );
+    const key = listed.Contents?.find((o) => o.Key?.endsWith(`/${name}`))?.Key;
+    expect(key).toBeDefined();
+    await p.clients.s3.send(new DeleteObjectCommand({ Bucket: p.config.names.uploadsBucket, Key: key }));
+    // No reload: the live feed says `removed` once the item is a tombstone.
+    await page.locator(".card", { hasText: name }).waitFor({ state: "detached", timeout: 30_000 });
+    await page.locator("dialog#preview[open]").waitFor({ state: "detached" });
+    expect(await page.locator(".card").count()).toBe(3);
+    expect(problems).toEqual([]);
   });
 
   it("stays usable in a narrow window", async () => {
