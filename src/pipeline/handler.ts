@@ -57,7 +57,7 @@ export function thumbnailKey(imageId: string, version: string, size: number, for
   return `${imageId}/${version}/${size}.${EXTENSIONS[format]}`;
 }
 
-/** The item's capture fields: takenAt at the top (where an index can sort by it), the rest in `capture`. */
+/** The item's capture fields: takenAt at the top (the byTakenDate index's sort key), the rest in `capture`. */
 function captureFields(capture: Capture | undefined): Pick<ImageItem, "takenAt" | "capture"> {
   if (!capture) return {};
   const { takenAt, ...rest } = capture;

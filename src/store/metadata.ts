@@ -61,7 +61,7 @@ export interface ImageItem {
   transparent?: boolean;
   /**
    * When the photo was taken (EXIF DateTimeOriginal, with OffsetTimeOriginal when present), ISO
-   * 8601. Top-level, so that an index can sort by it.
+   * 8601. Top-level: it is the sort key of the sparse byTakenDate index (absent → not in it).
    */
   takenAt?: string;
   /** Camera, lens and exposure from EXIF (see Capture); coordinates only with RECORD_GPS=true. */
