@@ -81,13 +81,26 @@ export async function readCapture(exif: Buffer | undefined, recordGps: boolean):
   return defined.length > 1 || gpsPresent ? (Object.fromEntries(defined) as unknown as Capture) : undefined;
 }
 
-/** EXIF dates are "YYYY:MM:DD HH:MM:SS" (EXIF 2.32 §4.6.5); offsets "+HH:MM". */
+/**
+ * EXIF dates are "YYYY:MM:DD HH:MM:SS" (EXIF 2.32 §4.6.5); offsets "+HH:MM". A date that is no
+ * calendar date (month 13, hour 25) gives none, and an offset outside UTC−12:00..+14:00 (the
+ * zones that exist) is left off, so takenAt is always valid ISO 8601 that Date.parse reads.
+ */
 function takenAt(date: unknown, offset: unknown): string | undefined {
   const match = typeof date === "string" ? /^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})/.exec(date) : null;
   if (!match || match[1] === "0000") return undefined;
   const [, y, mo, d, h, mi, s] = match;
-  const zone = typeof offset === "string" && /^[+-]\d{2}:\d{2}$/.test(offset.trim()) ? offset.trim() : "";
-  return `${y}-${mo}-${d}T${h}:${mi}:${s}${zone}`;
+  const [year, month, day, hour, minute, second] = [y, mo, d, h, mi, s].map(Number) as number[];
+  const asDate = new Date(Date.UTC(year ?? 0, (month ?? 0) - 1, day, hour, minute, second));
+  if (asDate.getUTCMonth() !== (month ?? 0) - 1 || asDate.getUTCDate() !== day || asDate.getUTCHours() !== hour) {
+    return undefined;
+  }
+  if (minute === undefined || minute > 59 || second === undefined || second > 59) return undefined;
+  const zoneMatch = typeof offset === "string" ? /^([+-])(\d{2}):(\d{2})$/.exec(offset.trim()) : null;
+  const zoneMinutes = zoneMatch ? Number(zoneMatch[2]) * 60 + Number(zoneMatch[3]) : Number.NaN;
+  const zoneValid =
+    zoneMatch !== null && Number(zoneMatch[3]) < 60 && zoneMinutes <= (zoneMatch[1] === "+" ? 14 * 60 : 12 * 60);
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}${zoneValid ? zoneMatch[0] : ""}`;
 }
 
 function coordinate(value: unknown, ref: unknown, negative: string): number | undefined {

@@ -99,6 +99,16 @@ describe("capture metadata", () => {
     expect(capture).toMatchObject({ takenAt: "2024-05-01T14:03:22", gpsPresent: false });
   });
 
+  it("drops a taken time or offset that is no real date (a camera's clock set to nonsense)", async (ctx) => {
+    skipUnlessSupported(ctx, missing);
+    const file = join(dir, "absurd.jpg");
+    writeFileSync(file, photo);
+    execFileSync("exiftool", ["-q", "-overwrite_original", "-OffsetTimeOriginal=+99:00", file]);
+    expect((await makeThumbnails(readFileSync(file), options)).capture?.takenAt).toBe("2024-05-01T14:03:22");
+    execFileSync("exiftool", ["-q", "-overwrite_original", "-DateTimeOriginal#=2024:13:45 25:61:61", file]);
+    expect((await makeThumbnails(readFileSync(file), options)).capture?.takenAt).toBeUndefined();
+  });
+
   it("has none for an image without EXIF", async () => {
     const plain = await sharp({ create: { width: 8, height: 8, channels: 3, background: "#000" } })
       .png()
