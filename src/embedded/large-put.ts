@@ -48,16 +48,27 @@ export function entityTooLarge(size: number): S3RequestError {
   });
 }
 
-/** A PutObject fauxqs cannot take in one request: over its body limit, or of unknown length (chunked). */
+/**
+ * A PutObject fauxqs cannot take in one request: over its body limit, of unknown length
+ * (chunked), or sent as a form (`application/x-www-form-urlencoded`, curl's default for
+ * `--data`): fauxqs's HTTP server parses those for SNS, so its S3 handler would get a parsed
+ * object instead of the bytes (a 500). Stored as a multipart upload instead, which keeps the
+ * Content-Type. (`application/x-amz-json-1.0` objects still fail: fauxqs parses even the empty
+ * body of CreateMultipartUpload as JSON.)
+ */
 export function isLargePut(req: IncomingMessage, url: URL): boolean {
   if (req.method !== "PUT" || req.headers["x-amz-copy-source"]) return false;
   // Parts, tagging, ACLs…: not an object body (the SDK's own `x-id=PutObject` is fine).
   if (SUBRESOURCES.some((name) => url.searchParams.has(name))) return false;
   if (url.pathname.split("/").filter(Boolean).length < 2) return false;
+  if (STORE_PARSED_TYPES.test(String(req.headers["content-type"] ?? ""))) return true;
   const declared = req.headers["x-amz-decoded-content-length"] ?? req.headers["content-length"];
   if (declared === undefined) return req.headers["transfer-encoding"] !== undefined;
   return Number(declared) > SINGLE_PUT_LIMIT;
 }
+
+/** A form, which fauxqs's server parses itself (fauxqs/dist/app.js addContentTypeParser). */
+const STORE_PARSED_TYPES = /^\s*application\/x-www-form-urlencoded\s*(;|$)/i;
 
 const SUBRESOURCES = ["uploadId", "partNumber", "tagging", "acl", "retention", "legal-hold", "renameObject"];
 

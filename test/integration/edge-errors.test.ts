@@ -1,6 +1,6 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import http from "node:http";
-import { HeadObjectCommand } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_OBJECT_BYTES } from "../../src/embedded/large-put.ts";
@@ -75,7 +75,7 @@ describe("the edge answers every request", () => {
  * `Content-Length: 0` and no Content-Type; other clients send chunked, aws-chunked (the newer
  * SDKs' STREAMING-… payloads) or wait for `100 Continue`.
  */
-describe("the edge stores an empty object however the client frames it", () => {
+describe("the edge stores an object however the client frames it", () => {
   let stack: EmbeddedStack;
   let queueUrl: string;
   let clients: ReturnType<typeof stackClients>;
@@ -151,6 +151,37 @@ describe("the edge stores an empty object however the client frames it", () => {
     expect(head.ContentLength).toBe(0);
     expect([...(await keysOnQueue(clients.sqs, queueUrl, new Set([key])))]).toEqual([key]);
   });
+
+  it.each(["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8"])(
+    "stores an object sent as %s byte for byte (fauxqs's server would parse it for SNS)",
+    async (contentType) => {
+      const key = `uploads/typed-${contentType.length}.bin`;
+      const url = new URL(`${stack.endpoint}/${BUCKET}/${key}`);
+      const body = Buffer.from("a=1&b={not json");
+      const signed = await signer.sign({
+        method: "PUT",
+        protocol: "http:",
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: url.pathname,
+        query: {},
+        headers: {
+          host: url.host,
+          "content-type": contentType,
+          "content-length": String(body.length),
+          "x-amz-content-sha256": createHash("sha256").update(body).digest("hex"),
+        },
+      });
+      const answer = await putRaw(url, signed.headers, body);
+      expect(answer.text).toBe("");
+      expect(answer.status).toBe(200);
+      const got = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+      expect(got.ContentType).toBe(contentType);
+      expect(
+        Buffer.from(await (got.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()),
+      ).toEqual(body);
+    },
+  );
 });
 
 /** A PUT sent as given; with `expect: 100-continue` the (empty) body follows the 100 only. */
