@@ -18,7 +18,10 @@ const OVERRIDES = {
 /**
  * The headers of an S3 object GET/HEAD answer as the edge relays them: the request's overrides
  * applied, and `X-Content-Type-Options: nosniff` so that a browser never guesses a type (an
- * image served as image/jpeg is never sniffed into HTML). Other answers are returned unchanged.
+ * image served as image/jpeg is never sniffed into HTML), and `Content-Security-Policy: sandbox`:
+ * an HTML or SVG object opened by its bare URL runs no script and gets an opaque origin, so it
+ * cannot call the stack as its own origin (same-origin GETs carry no `Origin`). Images still
+ * display (in `<img>` and in a tab). Other answers are returned unchanged.
  */
 export function objectResponseHeaders(
   method: string | undefined,
@@ -27,7 +30,11 @@ export function objectResponseHeaders(
   headers: IncomingHttpHeaders,
 ): IncomingHttpHeaders {
   if ((method !== "GET" && method !== "HEAD") || url.pathname.split("/").filter(Boolean).length < 2) return headers;
-  const result: IncomingHttpHeaders = { ...headers, "x-content-type-options": "nosniff" };
+  const result: IncomingHttpHeaders = {
+    ...headers,
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "sandbox",
+  };
   if (status < 200 || status >= 300) return result;
   for (const [parameter, header] of Object.entries(OVERRIDES)) {
     const value = url.searchParams.get(parameter);

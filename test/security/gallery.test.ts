@@ -145,6 +145,13 @@ describe("the gallery on a hostile web", () => {
       // S3 itself sends no nosniff; the embedded stack adds it to every object it serves.
       expect(thumbnail.headers.get("x-content-type-options")).toBe("nosniff");
       expect(inline.headers.get("x-content-type-options")).toBe("nosniff");
+      // Opened without the gallery's link (a bare URL to the object), the HTML is still served as
+      // text/html: sandboxed, its script cannot act as the stack's own origin (same-origin GETs
+      // carry no Origin, so the CORS check would not stop them).
+      const bare = await fetch(
+        `${p.config.target.kind === "emulator" ? p.config.target.endpoint : ""}/${bucket}/${html}`,
+      );
+      expect(bare.headers.get("content-security-policy")).toBe("sandbox");
     }
   });
 });
