@@ -15,7 +15,8 @@ const parentAtStart = process.ppid;
  *
  * kill -9 of a parent runs none of its handlers, so its children must notice by themselves
  * (Linux has no portable "die with my parent"): a child started with an IPC channel (npm
- * start's worker and gallery) hears its channel close at once ('disconnect'); every process
+ * start's worker and gallery) hears its channel close at once ('disconnect', or finds it closed
+ * already if the parent died while this process was starting); every process
  * also checks its parent PID every `pollMs`, which changes when the parent dies (the orphan
  * is re-parented to PID 1 or a subreaper). That covers `npm start` itself when npm is killed.
  */
@@ -28,11 +29,15 @@ export function onStopRequest(stop: (reason: StopSignal | "parent exited") => vo
     stop(reason);
   };
   for (const signal of STOP_SIGNALS) process.on(signal, () => once(signal));
-  if (process.channel) process.once("disconnect", () => once("parent exited"));
   const watch = setInterval(() => {
     if (process.ppid !== parentAtStart) once("parent exited");
   }, pollMs);
   watch.unref();
+  // `connected` is false (not undefined) once an IPC channel closed: the parent died during this
+  // process's start-up, before this call. Its 'disconnect' was emitted then, with no listener, and
+  // if that happened before this module was loaded, the orphan's PPID never changes again.
+  if (process.connected === false) setImmediate(() => once("parent exited"));
+  else if (process.channel) process.once("disconnect", () => once("parent exited"));
 }
 
 /**
