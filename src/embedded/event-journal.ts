@@ -1,4 +1,4 @@
-import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
+import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import path from "node:path";
 
@@ -110,8 +110,10 @@ export class EventJournal {
     try {
       size = rewrite(file, recovered, high, nextId);
     } catch {
-      // No room for a rewritten copy (a full disk): keep appending to the file as it is.
-      size = fileSize(file);
+      // No room for a rewritten copy (a full disk): keep appending to the file as it is, less a
+      // line cut short by a crash, or the next event appended would join it and be unreadable.
+      // Shrinking a file needs no free space.
+      size = dropTornLine(file);
     }
     const handle = await openFile(file);
     return new EventJournal(file, handle, openFile, { recovered, high, nextId, size });
@@ -295,12 +297,18 @@ function syncDirectory(dir: string): void {
   }
 }
 
-function fileSize(file: string): number {
+/** Cuts `file` after its last newline; returns its new size (0 if it does not exist). */
+function dropTornLine(file: string): number {
+  let data: Buffer;
   try {
-    return statSync(file).size;
-  } catch {
-    return 0;
+    data = readFileSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
+    throw error;
   }
+  const size = data.lastIndexOf(0x0a) + 1;
+  if (size < data.length) truncateSync(file, size);
+  return size;
 }
 
 function maxBig(a: bigint, b: bigint): bigint {

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -124,6 +124,25 @@ describe("the S3 event journal", () => {
     ).toBe(true);
     await reopened.close();
     await journal.close();
+  });
+
+  it("keeps the next events after a line cut short by a crash, when a full disk leaves no room to rewrite", async () => {
+    const journal = await EventJournal.open(file);
+    journal.add(event(journal, "uploads/a.jpg"));
+    await journal.commit(0);
+    await journal.close();
+    appendFileSync(file, '{"add":{"id":99,"bucket":"uploads-bu');
+    // The rewrite at start-up writes <file>.tmp: make that fail, as ENOSPC would.
+    mkdirSync(`${file}.tmp`);
+
+    const reopened = await EventJournal.open(file);
+    reopened.add(event(reopened, "uploads/b.jpg"));
+    await reopened.commit(0);
+    // No close: the process died here.
+    const third = await EventJournal.open(file);
+    expect(third.recovered.map((e) => e.key)).toEqual(["uploads/a.jpg", "uploads/b.jpg"]);
+    await third.close();
+    await reopened.close();
   });
 
   it("keeps events in memory only without a file", async () => {
