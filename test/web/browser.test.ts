@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { type Browser, chromium, type Page } from "playwright-core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
 import { createGalleryServer, type Gallery } from "../../web/gallery.ts";
@@ -223,6 +224,29 @@ describe.skipIf(!hasChromium)("gallery in a real browser (headless Chromium)", (
     await page.locator("dialog#preview[open]").waitFor({ state: "detached" });
     expect(await page.locator(".card").count()).toBe(3);
     expect(problems).toEqual([]);
+  });
+
+  it("shows a light image on transparency on a dark checkerboard, never as a blank white card", async () => {
+    const name = "mate-abstract-Arc-Colors-Transparent-Wallpaper.png"; // white curves, at most 48 % opaque
+    await page
+      .locator("#file-input")
+      .setInputFiles([{ name, mimeType: "image/png", buffer: readFileSync(`img/${name}`) }]);
+    const img = page.locator(`.card[data-status="PROCESSED"]:has(.name:text-is("${name}")) img`);
+    await img.waitFor({ timeout: 30_000 });
+    await page.waitForFunction(
+      (n) =>
+        [...document.querySelectorAll<HTMLElement>(".card")].some(
+          (card) =>
+            card.querySelector(".name")?.textContent === n &&
+            card.querySelector<HTMLImageElement>("img.loaded")?.naturalWidth,
+        ),
+      name,
+    );
+    expect(await img.getAttribute("class")).toContain("on-dark");
+    // What a person sees: a dark backdrop with the curves on it (a light one averages above 200).
+    const { channels } = await sharp(await img.screenshot()).stats();
+    const mean = channels.slice(0, 3).reduce((sum, c) => sum + c.mean, 0) / 3;
+    expect(mean).toBeLessThan(128);
   });
 
   it("stays usable in a narrow window", async () => {

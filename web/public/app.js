@@ -108,6 +108,16 @@ async function api(path, init) {
   return body;
 }
 
+/** Whether a #rrggbb colour is light: relative luminance (WCAG 2, sRGB) above 0.5. */
+function isLight(hex) {
+  if (!/^#[0-9a-f]{6}$/i.test(hex ?? "")) return false;
+  const [r, g, b] = [1, 3, 5].map((i) => {
+    const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.5;
+}
+
 function isSafeUrl(url) {
   try {
     return ["http:", "https:"].includes(new URL(url).protocol);
@@ -138,9 +148,9 @@ function thumbnailImage(view, sizes) {
     width: largest.width,
     height: largest.height,
   });
-  // Transparent pixels show a checkerboard, as image editors do: a light image on a
-  // transparent background stays visible on a light card.
-  if (view.transparent) img.classList.add("transparent");
+  // Transparent pixels show a checkerboard, as image editors do; a light image (a white
+  // overlay made for a dark desktop) gets a dark one, or it would vanish into the light squares.
+  if (view.transparent) img.classList.add("transparent", isLight(view.dominantColor) ? "on-dark" : "on-light");
   const done = () => img.classList.add("loaded");
   img.addEventListener("load", done);
   img.addEventListener("error", done);
