@@ -1,7 +1,8 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { pipeline } from "node:stream/promises";
-import type { S3Client } from "@aws-sdk/client-s3";
+import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { isNotFound } from "../aws/errors.ts";
 import { bucketExists } from "../aws/lookups.ts";
 import type { Logger } from "../logger.ts";
 import { handleCors, withoutCorsHeaders } from "./cors.ts";
@@ -140,6 +141,11 @@ export function createEdgeServer(backends: EdgeBackends): EdgeServer {
       await handleNotificationConfig(req, res, bucket);
       return;
     }
+    const key = bucket && objectKeyOf(url);
+    if (bucket && key && url.searchParams.has("tagging")) {
+      await handleObjectTagging(req, res, bucket, key);
+      return;
+    }
     if (!isS3Write(req)) {
       await forward(req, res, backends.fauxqsPort);
       return;
@@ -164,6 +170,32 @@ export function createEdgeServer(backends: EdgeBackends): EdgeServer {
     if (req.method === "DELETE" && bucket && url.pathname === `/${bucket}` && status === 204) {
       backends.notifications.forgetBucket(bucket);
     }
+  }
+
+  /**
+   * Object tagging, which fauxqs lacks (it would answer GetObjectTagging with the object's
+   * bytes). The AWS CLI reads an object's tags before a multipart copy (`aws s3 mv`/`cp` of an
+   * object over 8 MB), so GET answers an empty TagSet, as S3 does for an untagged object; tags
+   * are not stored, so PUT and DELETE say so rather than pretend.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObjectTagging.html
+   */
+  async function handleObjectTagging(req: IncomingMessage, res: ServerResponse, bucket: string, key: string) {
+    if (req.method !== "GET") {
+      req.resume();
+      sendS3Error(res, 501, "NotImplemented", "The embedded stack does not store object tags.");
+      return;
+    }
+    try {
+      await backends.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      sendS3Error(res, 404, "NoSuchKey", "The specified key does not exist.");
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/xml" });
+    res.end(
+      '<?xml version="1.0" encoding="UTF-8"?><Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet/></Tagging>',
+    );
   }
 
   async function handleNotificationConfig(req: IncomingMessage, res: ServerResponse, bucket: string) {
@@ -340,6 +372,11 @@ function isObjectBodyPut(req: IncomingMessage): boolean {
   const names = [...url.searchParams.keys()].filter((name) => name !== "x-id" && !/^x-amz-/i.test(name));
   if (names.length === 0) return true;
   return names.every((name) => name === "partNumber" || name === "uploadId") && names.length === 2;
+}
+
+/** The object key of a path-style S3 URL (`/bucket/a/b.jpg` → `a/b.jpg`), or "" for the bucket itself. */
+function objectKeyOf(url: URL): string {
+  return decodeURIComponent(url.pathname.split("/").slice(2).join("/"));
 }
 
 /** Path-style S3 only (forcePathStyle): the first path segment is the bucket. */

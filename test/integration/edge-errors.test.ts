@@ -1,6 +1,12 @@
 import { createHash, createHmac, type Hash, type Hmac } from "node:crypto";
 import http from "node:http";
-import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+} from "@aws-sdk/client-s3";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_OBJECT_BYTES } from "../../src/embedded/large-put.ts";
@@ -66,6 +72,20 @@ describe("the edge answers every request", () => {
     expect(answer.status).toBe(400);
     expect(answer.text).toContain("<Code>EntityTooLarge</Code>");
     expect(answer.text).toContain(`<MaxSizeAllowed>${MAX_OBJECT_BYTES}</MaxSizeAllowed>`);
+  });
+
+  it("answers GetObjectTagging with an empty TagSet, not the object's bytes (aws s3 mv of a large object reads it)", async () => {
+    const { s3 } = stackClients(stack.endpoint);
+    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: "tags/x.bin", Body: Buffer.from("not xml") }));
+    const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: "tags/x.bin" }));
+    expect(tags.TagSet).toEqual([]);
+    await expect(s3.send(new GetObjectTaggingCommand({ Bucket: BUCKET, Key: "tags/none.bin" }))).rejects.toMatchObject({
+      name: "NoSuchKey",
+    });
+    await expect(
+      s3.send(new PutObjectTaggingCommand({ Bucket: BUCKET, Key: "tags/x.bin", Tagging: { TagSet: [] } })),
+    ).rejects.toMatchObject({ name: "NotImplemented" });
+    s3.destroy();
   });
 });
 
