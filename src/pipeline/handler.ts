@@ -404,7 +404,18 @@ export function createHandler(deps: HandlerDeps) {
       deps.logger.debug("ignored message", { messageId: record.messageId, reason: parsed.reason });
       return;
     }
-    for (const ref of parsed.objects) await oneAtATime(ref);
+    for (const ref of parsed.objects) {
+      const outcome = await oneAtATime(ref);
+      // Every message leaves a trace: a skip says why (a folder marker has its debug line already).
+      if (outcome.result === "skipped" && outcome.reason !== "folder marker") {
+        deps.logger.info("skipped", {
+          messageId: record.messageId,
+          bucket: ref.bucket,
+          key: ref.key,
+          reason: outcome.reason,
+        });
+      }
+    }
   }
 
   return async function handler(event: SQSEvent, _context?: Context): Promise<SQSBatchResponse> {

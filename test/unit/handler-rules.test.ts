@@ -4,13 +4,20 @@
 // the handler's decisions, not of the SDK. test/integration/handler.test.ts runs the same
 // handler against the real SDK and the embedded stack.
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { DeleteObjectsCommand, GetObjectCommand, NoSuchKey, PutObjectCommand } from "@aws-sdk/client-s3";
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  NoSuchKey,
+  NotFound,
+  PutObjectCommand,
+} from "@aws-sdk/client-s3";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { S3Event, SQSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import type { Clients } from "../../src/aws/clients.ts";
 import { loadConfig } from "../../src/config.ts";
-import { silentLogger } from "../../src/logger.ts";
+import { createLogger, silentLogger } from "../../src/logger.ts";
 import { s3EventMessage } from "../../src/pipeline/events.ts";
 import { createHandler } from "../../src/pipeline/handler.ts";
 import type { ImageItem } from "../../src/store/metadata.ts";
@@ -50,6 +57,11 @@ function fakeAws(): FakeAws {
             transformToWebStream: () => new ReadableStream(),
           },
         };
+      }
+      if (command instanceof HeadObjectCommand) {
+        const object = aws.objects.get(`${command.input.Bucket}/${command.input.Key}`);
+        if (!object) throw new NotFound({ message: "Not Found", $metadata: {} });
+        return { ETag: `"${object.eTag}"`, ContentLength: object.body.length, LastModified: new Date() };
       }
       if (command instanceof DeleteObjectsCommand) return {};
       if (command instanceof PutObjectCommand) {
@@ -229,6 +241,20 @@ describe("the handler's per-record rules (fake clients)", () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(aws.thumbnails).toEqual([]);
     expect(aws.items).toEqual([]);
+  });
+
+  it("says in the log why it skipped a message: a plain message for an object that no longer exists", async () => {
+    const aws = fakeAws();
+    const lines: string[] = [];
+    const logger = createLogger("info", {}, (line) => lines.push(line));
+    const plain = { bucket_name: uploadsBucket, image_key: "uploads/gone.jpg" };
+
+    const response = await createHandler({ config, clients: aws.clients, logger })(batch(["m1", plain]));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(aws.items).toEqual([]);
+    const skipped = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => l.msg === "skipped");
+    expect(skipped).toMatchObject({ messageId: "m1", key: "uploads/gone.jpg", reason: "object no longer exists" });
   });
 
   it("skips without retrying when a newer upload is already recorded (the condition on the sequencer fails)", async () => {
