@@ -171,6 +171,14 @@ export const fixtures: Fixture[] = [
     expect: { status: "FAILED", errorCode: "TOO_MANY_PIXELS" },
   },
   {
+    // Over sharp's own default pixel limit (16383²): the header read must not call it corrupt.
+    name: "a decompression bomb beyond sharp's own limit (30000×30000 declared)",
+    key: "bomb-30k.png",
+    contentType: "image/png",
+    make: async () => pngHeaderOnly(30_000, 30_000),
+    expect: { status: "FAILED", errorCode: "TOO_MANY_PIXELS" },
+  },
+  {
     name: "a file over the byte limit (checked before download)",
     key: "huge.jpg",
     contentType: "image/jpeg",

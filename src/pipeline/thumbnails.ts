@@ -96,7 +96,9 @@ export async function inspectImage(input: Buffer, maxPixels: number): Promise<Im
   const detected = await detectFormat(input);
   let meta: Metadata;
   try {
-    meta = await sharp(input).metadata();
+    // No pixel limit on the header read itself (nothing is decoded): over sharp's own default
+    // limit, metadata() would throw "exceeds pixel limit" and a bomb would read as corrupt.
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (error) {
     throw decodeError(formatName(detected.ext), error);
   }
