@@ -31,6 +31,7 @@ function missingTools(): string | undefined {
 const missing = missingTools();
 let dir = "";
 let displayP3 = "";
+let genericCmyk = "";
 
 beforeAll(async () => {
   if (missing) return;
@@ -45,6 +46,16 @@ beforeAll(async () => {
   if (!icc) throw new Error("libvips embedded no Display P3 profile");
   displayP3 = join(dir, "DisplayP3.icc");
   writeFileSync(displayP3, icc);
+  // The same for CMYK: libvips's built-in profile, which it assumes for CMYK with none.
+  const cmyk = await sharp({ create: { width: 1, height: 1, channels: 3, background: "#fff" } })
+    .toColourspace("cmyk")
+    .withIccProfile("cmyk")
+    .jpeg()
+    .toBuffer();
+  const cmykIcc = (await sharp(cmyk).metadata()).icc;
+  if (!cmykIcc) throw new Error("libvips embedded no CMYK profile");
+  genericCmyk = join(dir, "cmyk.icc");
+  writeFileSync(genericCmyk, cmykIcc);
   // Saturated patches, where a missed conversion shows most, and a grey that must stay grey.
   const patches = ["220,40,40", "40,200,60", "30,60,220", "240,220,40", "250,120,200", "128,128,128"].map(
     (rgb) => `xc:rgb(${rgb})`,
@@ -103,6 +114,37 @@ describe("colour: thumbnails are sRGB, converted through the embedded ICC profil
 
     const mean = await meanDifference(avif, readFileSync(reference));
     console.info(`colour: adobe-8.avif: mean difference ${mean.toFixed(2)} (0-255)`);
+    expect(mean).toBeLessThanOrEqual(MAX_MEAN_DIFFERENCE);
+  });
+});
+
+describe("colour: CMYK JPEGs (print files, scans) are converted through their ICC profile", () => {
+  it.for([
+    { label: "with an embedded CMYK profile", embedded: true },
+    { label: "with no profile (libvips's built-in CMYK profile assumed)", embedded: false },
+  ])("$label matches ImageMagick/lcms", async ({ embedded }, ctx) => {
+    skipUnlessSupported(ctx, missing);
+    const tagged = join(dir, "cmyk-tagged.jpg");
+    const fixture = join(dir, `cmyk-${embedded}.jpg`);
+    const reference = join(dir, `cmyk-${embedded}-reference.png`);
+    execFileSync(
+      "convert",
+      [join(dir, "patches.png"), "-profile", SRGB, "-profile", genericCmyk, "-depth", "8"].concat([
+        "-quality",
+        "98",
+        tagged,
+      ]),
+    );
+    execFileSync("convert", [tagged, ...(embedded ? [] : ["+profile", "*"]), fixture]);
+    // The reference converts through the same profile, assigned where the file has none.
+    const assign = embedded ? [] : ["-profile", genericCmyk];
+    execFileSync("convert", [fixture, ...assign, "-profile", SRGB, "-depth", "8", "-strip", reference]);
+    const meta = await sharp(fixture).metadata();
+    expect(meta.space).toBe("cmyk");
+    expect(meta.icc !== undefined, "the fixture carries its profile or none").toBe(embedded);
+
+    const mean = await meanDifference(readFileSync(fixture), readFileSync(reference));
+    console.info(`colour: cmyk jpeg, ${embedded ? "embedded" : "no"} profile: mean difference ${mean.toFixed(2)}`);
     expect(mean).toBeLessThanOrEqual(MAX_MEAN_DIFFERENCE);
   });
 });
