@@ -18,7 +18,19 @@ import { formatTable } from "../../src/table.ts";
 import { type Harness, startHarness } from "./harness.ts";
 import { comparePeer, type PeerRound, type RawRun } from "./peer.ts";
 import { findPython, type PythonCommand, sharedBenchScript } from "./python.ts";
-import { type Measure, measured, median, medianOf, notRun, notRunReasons, peerReport, ratio, show } from "./report.ts";
+import {
+  latencySummary,
+  type Measure,
+  measured,
+  median,
+  medianOf,
+  notRun,
+  notRunReasons,
+  peerReport,
+  ratio,
+  show,
+  showLatency,
+} from "./report.ts";
 
 const values = parseCommand(
   command(
@@ -270,10 +282,6 @@ async function backlog(count: number) {
 
 const medianCpu = (rows: { pipeline: PipelineRound }[], key: keyof PipelineRound["cpuPerImage"]) =>
   Number(median(rows.map((r) => r.pipeline.cpuPerImage[key])).toFixed(3));
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
-};
 
 /** The default run: raw sharp, the pipeline, and what was asked for, in alternating rounds. */
 async function mainBench(): Promise<Measure[]> {
@@ -311,16 +319,8 @@ async function mainBench(): Promise<Measure[]> {
       pipelineOverRaw: median(rows.map((r) => r.pipeline.imagesPerSecond / r.raw.imagesPerSecond)),
       ...(pillowRate && { pillowImagesPerSecond: pillowRate }),
       ...(pipelineOverPillow && { pipelineOverPillow }),
-      burstLatencyMs: {
-        p50: Math.round(percentile(allLatencies, 50)),
-        p95: Math.round(percentile(allLatencies, 95)),
-        max: Math.round(Math.max(...allLatencies)),
-      },
-      singleUploadLatencyMs: {
-        p50: Math.round(percentile(latency, 50)),
-        p95: Math.round(percentile(latency, 95)),
-        max: Math.round(Math.max(...latency)),
-      },
+      burstLatencyMs: latencySummary(allLatencies, "no item was processed"),
+      singleUploadLatencyMs: latencySummary(latency, "--latency 0"),
       workerPeakRssMiB: Math.round(h.workerPeakRssMiB()),
       workerCpuSecondsPerImage: Number(workerCpu.toFixed(3)),
       totalCpuSecondsPerImage: Number(median(rows.map((r) => r.pipeline.totalCpuSecondsPerImage)).toFixed(3)),
@@ -350,16 +350,8 @@ async function mainBench(): Promise<Measure[]> {
                 ["pipeline ÷ Pillow", show(pipelineOverPillow), "≥ 1.00"],
               ]
             : []),
-          [
-            "burst latency p50 / p95 / max (ms)",
-            `${result.burstLatencyMs.p50} / ${result.burstLatencyMs.p95} / ${result.burstLatencyMs.max}`,
-            "",
-          ],
-          [
-            "single upload latency p50 / p95 / max (ms)",
-            `${result.singleUploadLatencyMs.p50} / ${result.singleUploadLatencyMs.p95} / ${result.singleUploadLatencyMs.max}`,
-            "p50 ≤ 500",
-          ],
+          ["burst latency p50 / p95 / max (ms)", showLatency(result.burstLatencyMs), ""],
+          ["single upload latency p50 / p95 / max (ms)", showLatency(result.singleUploadLatencyMs), "p50 ≤ 500"],
           ["worker peak RSS (MiB)", String(result.workerPeakRssMiB), "≤ 512"],
           [
             "CPU s per image: worker / all",

@@ -44,6 +44,24 @@ export function show(m: Measure, digits = 2): string {
   return isMeasured(m) ? m.value.toFixed(digits) : `not run (${m.notRun})`;
 }
 
+export type LatencySummary = { p50: number; p95: number; max: number } | { notRun: string };
+
+/**
+ * p50 / p95 / max of latencies in ms (nearest-rank percentiles), or not run when there are
+ * none: an empty list is a measurement that did not happen, never NaN / -Infinity.
+ */
+export function latencySummary(samplesMs: number[], whyNone: string): LatencySummary {
+  if (samplesMs.length === 0) return { notRun: whyNone };
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const at = (p: number) =>
+    Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0);
+  return { p50: at(50), p95: at(95), max: Math.round(sorted[sorted.length - 1] ?? 0) };
+}
+
+export function showLatency(l: LatencySummary): string {
+  return "notRun" in l ? `not run (${l.notRun})` : `${l.p50} / ${l.p95} / ${l.max}`;
+}
+
 /** The reasons of the measures that did not run, one per distinct reason. */
 export function notRunReasons(ms: Measure[]): string[] {
   return [...new Set(ms.flatMap((m) => (isMeasured(m) ? [] : [m.notRun])))];
