@@ -2,17 +2,8 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { PeerRound, PipelineRun } from "../bench/peer.ts";
-import {
-  latencySummary,
-  measured,
-  medianOf,
-  notRun,
-  notRunReasons,
-  peerReport,
-  ratio,
-  show,
-  showLatency,
-} from "../bench/report.ts";
+import * as report from "../bench/report.ts";
+import { measured, medianOf, notRun, notRunReasons, peerReport, ratio, show } from "../bench/report.ts";
 
 const run = (rate: number, cpu = 0.07): PipelineRun => ({
   imagesPerSecond: measured(rate),
@@ -44,9 +35,9 @@ describe("the benchmark's report: a measurement that did not run is never a numb
   });
 
   it("latencies: nearest-rank percentiles, and not run (never NaN / -Infinity) when there are none", () => {
-    expect(latencySummary([120, 80, 300, 100], "x")).toEqual({ p50: 100, p95: 300, max: 300 });
-    expect(showLatency(latencySummary([120.4], "x"))).toBe("120 / 120 / 120");
-    expect(showLatency(latencySummary([], "--latency 0"))).toBe("not run (--latency 0)");
+    expect(report.latencySummary([120, 80, 300, 100], "x")).toEqual({ p50: 100, p95: 300, max: 300 });
+    expect(report.showLatency(report.latencySummary([120.4], "x"))).toBe("120 / 120 / 120");
+    expect(report.showLatency(report.latencySummary([], "--latency 0"))).toBe("not run (--latency 0)");
   });
 
   it("--peer: rates per round, the median ratio and worker CPU ÷ raw", () => {

@@ -38,30 +38,29 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "colour-"));
   // Debian ships no Display P3 profile; libvips bundles Apple's, and embedding it is the
   // only thing libvips does here: ImageMagick/lcms make the fixtures and the reference.
-  const tagged = await sharp({ create: { width: 1, height: 1, channels: 3, background: "#fff" } })
-    .withIccProfile("p3")
-    .png()
-    .toBuffer();
-  const icc = (await sharp(tagged).metadata()).icc;
-  if (!icc) throw new Error("libvips embedded no Display P3 profile");
-  displayP3 = join(dir, "DisplayP3.icc");
-  writeFileSync(displayP3, icc);
+  displayP3 = await saveLibvipsProfile("p3", "srgb");
   // The same for CMYK: libvips's built-in profile, which it assumes for CMYK with none.
-  const cmyk = await sharp({ create: { width: 1, height: 1, channels: 3, background: "#fff" } })
-    .toColourspace("cmyk")
-    .withIccProfile("cmyk")
-    .jpeg()
-    .toBuffer();
-  const cmykIcc = (await sharp(cmyk).metadata()).icc;
-  if (!cmykIcc) throw new Error("libvips embedded no CMYK profile");
-  genericCmyk = join(dir, "cmyk.icc");
-  writeFileSync(genericCmyk, cmykIcc);
+  genericCmyk = await saveLibvipsProfile("cmyk", "cmyk");
   // Saturated patches, where a missed conversion shows most, and a grey that must stay grey.
   const patches = ["220,40,40", "40,200,60", "30,60,220", "240,220,40", "250,120,200", "128,128,128"].map(
     (rgb) => `xc:rgb(${rgb})`,
   );
   execFileSync("convert", ["-size", "64x64", ...patches, "+append", "-depth", "16", join(dir, "patches.png")]);
 });
+
+/** Writes one of libvips' bundled ICC profiles ("p3", "cmyk") to the fixtures' folder. */
+async function saveLibvipsProfile(profile: "p3" | "cmyk", space: "srgb" | "cmyk"): Promise<string> {
+  const tagged = await sharp({ create: { width: 1, height: 1, channels: 3, background: "#fff" } })
+    .toColourspace(space)
+    .withIccProfile(profile)
+    .jpeg()
+    .toBuffer();
+  const icc = (await sharp(tagged).metadata()).icc;
+  if (!icc) throw new Error(`libvips embedded no ${profile} profile`);
+  const file = join(dir, `${profile}.icc`);
+  writeFileSync(file, icc);
+  return file;
+}
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
