@@ -14,8 +14,15 @@ import { type EmbeddedStack, startEmbeddedStack } from "../../src/embedded/stack
 import { silentLogger } from "../../src/logger.ts";
 import { BUCKET, createBucketWithQueue, keysOnQueue, stackClients } from "../stack-process.ts";
 
-/** One raw request; resolves with the answer, rejects if none comes within 15 s. */
-function request(url: string, options: http.RequestOptions, body?: Buffer): Promise<{ status: number; text: string }> {
+/**
+ * One raw request, its body written by `send`; resolves with the answer, rejects if none
+ * comes within 15 s.
+ */
+function rawRequest(
+  url: string | URL,
+  options: http.RequestOptions,
+  send: (req: http.ClientRequest) => void,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, options, (res) => {
       let text = "";
@@ -26,10 +33,13 @@ function request(url: string, options: http.RequestOptions, body?: Buffer): Prom
     });
     req.setTimeout(15_000, () => req.destroy(new Error("no answer within 15 s")));
     req.on("error", reject);
-    if (body) req.end(body);
-    // No body written: the edge must answer from the headers alone.
-    else req.flushHeaders();
+    send(req);
   });
+}
+
+/** With a body, sent whole; without, the edge must answer from the headers alone. */
+function request(url: string, options: http.RequestOptions, body?: Buffer): Promise<{ status: number; text: string }> {
+  return rawRequest(url, options, (req) => (body ? req.end(body) : req.flushHeaders()));
 }
 
 // The edge's own error paths (its upload limit is the embedded stack's): its own stack, in memory.
@@ -210,16 +220,7 @@ function putRaw(
   headers: Record<string, string>,
   body: Buffer | undefined,
 ): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "PUT", headers }, (res) => {
-      let text = "";
-      res.on("data", (chunk: Buffer) => {
-        text += chunk.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-    });
-    req.setTimeout(15_000, () => req.destroy(new Error("no answer within 15 s")));
-    req.on("error", reject);
+  return rawRequest(url, { method: "PUT", headers }, (req) => {
     if (headers.expect) req.on("continue", () => req.end(body));
     else req.end(body);
   });
