@@ -30,8 +30,13 @@ export function spawnStack(port: number, dataDir: string): ChildProcess & { outp
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     },
-  ) as ChildProcess & { output: string[] };
-  child.output = [];
+  );
+  return withOutput(child);
+}
+
+/** The child, collecting what it writes to stdout and stderr (piped) in `output`. */
+export function withOutput(process: ChildProcess): ChildProcess & { output: string[] } {
+  const child = Object.assign(process, { output: [] as string[] });
   child.stdout?.on("data", (chunk: Buffer) => child.output.push(chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => child.output.push(chunk.toString()));
   return child;

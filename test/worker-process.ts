@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../src/config.ts";
+import { withOutput } from "./stack-process.ts";
 
 /** The worker entry point as its own process (so it can be killed), on a test pipeline's resources. */
 export function spawnWorker(config: Config, env: Record<string, string> = {}): ChildProcess & { output: string[] } {
@@ -25,11 +26,8 @@ export function spawnWorker(config: Config, env: Record<string, string> = {}): C
       },
       stdio: ["ignore", "pipe", "pipe"],
     },
-  ) as ChildProcess & { output: string[] };
-  child.output = [];
-  child.stdout?.on("data", (chunk: Buffer) => child.output.push(chunk.toString()));
-  child.stderr?.on("data", (chunk: Buffer) => child.output.push(chunk.toString()));
-  return child;
+  );
+  return withOutput(child);
 }
 
 export function exited(

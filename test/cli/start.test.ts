@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { skipUnlessSupported } from "../skip.ts";
+import { freePort } from "../stack-process.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 /** What issue 12 asks of every way to stop it. */
@@ -23,17 +24,6 @@ interface Run {
   npm: ChildProcess;
   ports: { embedded: number; web: number };
   output: string[];
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function portFree(port: number): Promise<boolean> {

@@ -42,17 +42,22 @@ function request(url: string, options: http.RequestOptions, body?: Buffer): Prom
   return rawRequest(url, options, (req) => (body ? req.end(body) : req.flushHeaders()));
 }
 
+/** An embedded stack of the test's own, in memory, on a free port. */
+function memoryStack(): Promise<EmbeddedStack> {
+  return startEmbeddedStack({
+    port: 0,
+    host: "127.0.0.1",
+    region: "us-east-1",
+    dataDir: undefined,
+    logger: silentLogger,
+  });
+}
+
 // The edge's own error paths (its upload limit is the embedded stack's): its own stack, in memory.
 describe("the edge answers every request", () => {
   let stack: EmbeddedStack;
   beforeAll(async () => {
-    stack = await startEmbeddedStack({
-      port: 0,
-      host: "127.0.0.1",
-      region: "us-east-1",
-      dataDir: undefined,
-      logger: silentLogger,
-    });
+    stack = await memoryStack();
     await createBucketWithQueue(stackClients(stack.endpoint));
   });
   afterAll(() => stack.stop());
@@ -110,13 +115,7 @@ describe("the edge stores an object however the client frames it", () => {
   let queueUrl: string;
   let clients: ReturnType<typeof stackClients>;
   beforeAll(async () => {
-    stack = await startEmbeddedStack({
-      port: 0,
-      host: "127.0.0.1",
-      region: "us-east-1",
-      dataDir: undefined,
-      logger: silentLogger,
-    });
+    stack = await memoryStack();
     clients = stackClients(stack.endpoint);
     queueUrl = await createBucketWithQueue(clients);
   });
@@ -131,6 +130,21 @@ describe("the edge stores an object however the client frames it", () => {
     applyChecksum: false,
   });
   const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+  /** A PutObject signed with SigV4 and sent byte for byte as given (headers and body). */
+  async function signedPut(key: string, headers: Record<string, string>, body: Buffer | undefined) {
+    const url = new URL(`${stack.endpoint}/${BUCKET}/${key}`);
+    const signed = await signer.sign({
+      method: "PUT",
+      protocol: "http:",
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: url.pathname,
+      query: {},
+      headers: { host: url.host, ...headers },
+    });
+    return putRaw(url, signed.headers, body);
+  }
   const awsChunkedEmpty = Buffer.from("0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n");
 
   const variants: [string, Record<string, string>, Buffer | undefined][] = [
@@ -164,17 +178,7 @@ describe("the edge stores an object however the client frames it", () => {
 
   it.each(variants)("%s: 200, an empty object, one ObjectCreated event", async (_name, extra, body) => {
     const key = `uploads/album-${variants.findIndex(([name]) => name === _name)}/`;
-    const url = new URL(`${stack.endpoint}/${BUCKET}/${key}`);
-    const signed = await signer.sign({
-      method: "PUT",
-      protocol: "http:",
-      hostname: url.hostname,
-      port: Number(url.port),
-      path: url.pathname,
-      query: {},
-      headers: { host: url.host, "x-amz-content-sha256": EMPTY_SHA256, ...extra },
-    });
-    const answer = await putRaw(url, signed.headers, body);
+    const answer = await signedPut(key, { "x-amz-content-sha256": EMPTY_SHA256, ...extra }, body);
     expect(answer.text).toBe("");
     expect(answer.status).toBe(200);
     const head = await clients.s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
@@ -186,23 +190,16 @@ describe("the edge stores an object however the client frames it", () => {
     "stores an object sent as %s byte for byte (fauxqs's server would parse it for SNS)",
     async (contentType) => {
       const key = `uploads/typed-${contentType.length}.bin`;
-      const url = new URL(`${stack.endpoint}/${BUCKET}/${key}`);
       const body = Buffer.from("a=1&b={not json");
-      const signed = await signer.sign({
-        method: "PUT",
-        protocol: "http:",
-        hostname: url.hostname,
-        port: Number(url.port),
-        path: url.pathname,
-        query: {},
-        headers: {
-          host: url.host,
+      const answer = await signedPut(
+        key,
+        {
           "content-type": contentType,
           "content-length": String(body.length),
           "x-amz-content-sha256": createHash("sha256").update(body).digest("hex"),
         },
-      });
-      const answer = await putRaw(url, signed.headers, body);
+        body,
+      );
       expect(answer.text).toBe("");
       expect(answer.status).toBe(200);
       const got = await clients.s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));

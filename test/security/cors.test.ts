@@ -1,12 +1,11 @@
 import { existsSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, DeleteQueueCommand } from "@aws-sdk/client-sqs";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { isNotFound } from "../../src/aws/errors.ts";
-import { createPipeline, drainQueue, type Pipeline } from "../helpers.ts";
+import { createPipeline, drainQueue, objectExists, type Pipeline } from "../helpers.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -51,15 +50,7 @@ describe("the AWS endpoint and pages from other origins", () => {
 
   const accessControlHeaders = (res: Response) =>
     [...res.headers.keys()].filter((h) => h.startsWith("access-control-"));
-  const exists = async (key: string) => {
-    try {
-      await p.clients.s3.send(new HeadObjectCommand({ Bucket: p.config.names.uploadsBucket, Key: key }));
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-  };
+  const exists = (key: string) => objectExists(p.clients.s3, p.config.names.uploadsBucket, key);
 
   it("gives a foreign origin's preflight no Access-Control-Allow-* headers", async () => {
     const res = await fetch(`${endpoint}/${p.config.names.uploadsBucket}/${victimKey}`, {

@@ -1,12 +1,11 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { isNotFound } from "../../src/aws/errors.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { createGalleryServer, type Gallery } from "../../web/gallery.ts";
 import type { UploadTicket } from "../../web/images.ts";
-import { createPipeline, drainQueue, jpeg, type Pipeline } from "../helpers.ts";
+import { createPipeline, drainQueue, jpeg, objectExists, type Pipeline } from "../helpers.ts";
 
 // LocalStack checks POST policies but, by default, no signatures (S3_SKIP_SIGNATURE_VALIDATION=1).
 const checksSignatures = inject("backend") !== "localstack";
@@ -56,15 +55,7 @@ describe("an upload ticket gives exactly the rights it describes", () => {
     return { status: res.status, code: /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? "" };
   }
 
-  async function stored(key: string): Promise<boolean> {
-    try {
-      await p.clients.s3.send(new HeadObjectCommand({ Bucket: p.config.names.uploadsBucket, Key: key }));
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-  }
+  const stored = (key: string) => objectExists(p.clients.s3, p.config.names.uploadsBucket, key);
 
   it("stores the file it was issued for, at its key", async () => {
     const ticket = await ticketFor("fine.jpg");
