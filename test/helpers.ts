@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
@@ -159,4 +160,41 @@ export async function png(width: number, height: number, alpha = false): Promise
 export async function dimensionsOf(data: Buffer): Promise<{ width: number; height: number; format: string }> {
   const meta = await sharp(data).metadata();
   return { width: meta.width ?? 0, height: meta.height ?? 0, format: meta.format ?? "" };
+}
+
+/** What a command-line run printed and how it ended. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `images` as a user runs it: a separate process, configured only by its environment (the
+ * run's, cleared of pipeline settings by test/hermetic-env.ts, .env included), on the test
+ * pipeline's table at the emulator.
+ */
+export function runImagesCli(config: Config, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "src/cli/images.ts", ...args],
+      {
+        env: {
+          ...process.env,
+          AWS_ENDPOINT_URL: inject("endpoint"),
+          AWS_REGION: "us-east-1",
+          AWS_ACCESS_KEY_ID: "test",
+          AWS_SECRET_ACCESS_KEY: "test",
+          NAME_PREFIX: config.names.prefix,
+          TABLE_NAME: config.names.table,
+          ...env,
+        },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
 }

@@ -1,17 +1,10 @@
-import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
 import { startWorker, type Worker } from "../../src/pipeline/worker.ts";
 import type { ImageItem } from "../../src/store/metadata.ts";
-import { createPipeline, jpeg, type Pipeline } from "../helpers.ts";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { type CliRun, createPipeline, jpeg, type Pipeline, runImagesCli } from "../helpers.ts";
 
 let pipeline: Pipeline;
 let worker: Worker | undefined;
@@ -19,30 +12,8 @@ const keys = { older: "", newer: "", broken: "" };
 const items: Record<keyof typeof keys, ImageItem> = {} as Record<keyof typeof keys, ImageItem>;
 
 /** The CLI as a user runs it: a separate process, configured only by its environment. */
-function images(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/images.ts", ...args],
-      {
-        // The run's environment is cleared of pipeline settings (test/hermetic-env.ts), .env included.
-        env: {
-          ...process.env,
-          AWS_ENDPOINT_URL: inject("endpoint"),
-          AWS_REGION: "us-east-1",
-          AWS_ACCESS_KEY_ID: "test",
-          AWS_SECRET_ACCESS_KEY: "test",
-          NAME_PREFIX: pipeline.config.names.prefix,
-          TABLE_NAME: pipeline.config.names.table,
-          ...env,
-        },
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+function images(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runImagesCli(pipeline.config, args, env);
 }
 
 async function json<T>(args: string[]): Promise<T> {

@@ -1,12 +1,11 @@
-import { execFile } from "node:child_process";
 import sharp from "sharp";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
 import type { ImageItem } from "../../src/store/metadata.ts";
 import { listImages } from "../../src/store/query.ts";
 import { createGalleryServer, type Gallery } from "../../web/gallery.ts";
 import type { ImageView } from "../../web/images.ts";
-import { createPipeline, type Pipeline } from "../helpers.ts";
+import { type CliRun, createPipeline, type Pipeline, runImagesCli } from "../helpers.ts";
 
 /**
  * Sorting and filtering by when a photo was taken (byTakenDate), on the real emulators with the
@@ -24,39 +23,13 @@ function photo(dateTimeOriginal: string, offset?: string): Promise<Buffer> {
     .toBuffer();
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let p: Pipeline;
 let gallery: Gallery;
 let base: string;
 
 /** The CLI as a user runs it: a separate process, configured only by its environment. */
-function images(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/images.ts", ...args],
-      {
-        env: {
-          ...process.env,
-          AWS_ENDPOINT_URL: inject("endpoint"),
-          AWS_REGION: "us-east-1",
-          AWS_ACCESS_KEY_ID: "test",
-          AWS_SECRET_ACCESS_KEY: "test",
-          NAME_PREFIX: p.config.names.prefix,
-          TABLE_NAME: p.config.names.table,
-        },
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+function images(args: string[]): Promise<CliRun> {
+  return runImagesCli(p.config, args);
 }
 
 async function api(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
