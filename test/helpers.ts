@@ -1,12 +1,11 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
 import sharp from "sharp";
 import { inject } from "vitest";
 import { type Clients, createClients, destroyClients } from "../src/aws/clients.ts";
-import { isNotFound } from "../src/aws/errors.ts";
 import { queueUrl } from "../src/aws/lookups.ts";
 import { type Config, type Env, loadConfig } from "../src/config.ts";
 import { silentLogger } from "../src/logger.ts";
@@ -111,18 +110,6 @@ export async function drainQueue(clients: Clients, url: string, waitSeconds = 1)
   }
 }
 
-/** Whether S3 has the object (HeadObject); errors other than not-found are thrown. */
-export async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
-}
-
-/** An SQS record as Lambda delivers it (a record factory for handler tests). */
 export function sqsRecord(messageId: string, body: unknown, receiveCount = 1): SQSRecord {
   return {
     messageId,

@@ -1,7 +1,7 @@
 // Run-time look-ups of the pipeline's resources by name: what the worker, the CLI, the
 // gallery and the embedded edge need to find; provisioning (src/provision/) creates them.
 import { DescribeAlarmsCommand } from "@aws-sdk/client-cloudwatch";
-import { HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import { HeadBucketCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { paginateListTopics } from "@aws-sdk/client-sns";
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type QueueAttributeName } from "@aws-sdk/client-sqs";
 import type { Config } from "../config.ts";
@@ -12,6 +12,17 @@ import { isNotFound, isUnavailable } from "./errors.ts";
 export async function bucketExists(s3: S3Client, bucket: string): Promise<boolean> {
   try {
     await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw error;
+  }
+}
+
+/** Whether the object exists (HeadObject); errors other than not-found are thrown. */
+export async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     return true;
   } catch (error) {
     if (isNotFound(error)) return false;

@@ -1,12 +1,11 @@
 // `images reconcile`: brings the table and the thumbnails back in line with the uploads bucket.
 
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { DeleteObjectsCommand, HeadObjectCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
+import { DeleteObjectsCommand, paginateListObjectsV2, type S3Client } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
 import { DeleteCommand, paginateScan } from "@aws-sdk/lib-dynamodb";
 import type { Clients } from "../aws/clients.ts";
-import { isNotFound } from "../aws/errors.ts";
-import { queueUrl } from "../aws/lookups.ts";
+import { objectExists, queueUrl } from "../aws/lookups.ts";
 import type { Config } from "../config.ts";
 import { stripQuotes } from "../pipeline/events.ts";
 import { isFolderMarker } from "../pipeline/ordering.ts";
@@ -172,16 +171,6 @@ async function scanItems(config: Config, clients: Clients): Promise<ImageItem[]>
     out.push(...((page.Items ?? []) as ImageItem[]));
   }
   return out;
-}
-
-async function objectExists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return true;
-  } catch (error) {
-    if (isNotFound(error)) return false;
-    throw error;
-  }
 }
 
 /** Deletes the item unless an event changed it since the scan (its sequencer moved on). */

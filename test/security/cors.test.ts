@@ -5,7 +5,8 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, DeleteQueueCommand } from "@aws-sdk/client-sqs";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createPipeline, drainQueue, objectExists, type Pipeline } from "../helpers.ts";
+import { objectExists } from "../../src/aws/lookups.ts";
+import { createPipeline, drainQueue, type Pipeline } from "../helpers.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);

@@ -2,10 +2,11 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { objectExists } from "../../src/aws/lookups.ts";
 import { silentLogger } from "../../src/logger.ts";
 import { createGalleryServer, type Gallery } from "../../web/gallery.ts";
 import type { UploadTicket } from "../../web/images.ts";
-import { createPipeline, drainQueue, jpeg, objectExists, type Pipeline } from "../helpers.ts";
+import { createPipeline, drainQueue, jpeg, type Pipeline } from "../helpers.ts";
 
 // LocalStack checks POST policies but, by default, no signatures (S3_SKIP_SIGNATURE_VALIDATION=1).
 const checksSignatures = inject("backend") !== "localstack";
