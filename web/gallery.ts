@@ -37,9 +37,21 @@ export const DEFAULT_PAGE_SIZE = 24;
 const MAX_BODY_BYTES = 16 * 1024;
 const STATUSES: readonly string[] = LISTED_STATUSES;
 
+const SCRIPT = "text/javascript; charset=utf-8";
+/**
+ * Everything the gallery serves from `public/`, by URL path. An exact allowlist, never a path
+ * read from the request: the page's entry module `app.js` and the modules it imports (`js/`).
+ */
 const STATIC_FILES = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
-  "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/app.js": { file: "app.js", type: SCRIPT },
+  "/js/cards.js": { file: "js/cards.js", type: SCRIPT },
+  "/js/helpers.js": { file: "js/helpers.js", type: SCRIPT },
+  "/js/list.js": { file: "js/list.js", type: SCRIPT },
+  "/js/live.js": { file: "js/live.js", type: SCRIPT },
+  "/js/preview.js": { file: "js/preview.js", type: SCRIPT },
+  "/js/state.js": { file: "js/state.js", type: SCRIPT },
+  "/js/uploads.js": { file: "js/uploads.js", type: SCRIPT },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
   "/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
 } as const;

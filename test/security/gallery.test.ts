@@ -6,20 +6,20 @@ import { createGalleryServer, type Gallery } from "../../web/gallery.ts";
 import type { ImageView, UploadTicket } from "../../web/images.ts";
 import { createPipeline, jpeg, type Pipeline } from "../helpers.ts";
 
-/** A request with a Host header of our choosing (fetch does not let us set one). */
+/**
+ * A request with a Host header of our choosing and the path sent as written, `..` and all
+ * (fetch does not let us set the one and normalizes the other).
+ */
 function requestWithHost(base: string, path: string, host: string): Promise<{ status: number; body: string }> {
-  const url = new URL(path, base);
+  const url = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { hostname: url.hostname, port: url.port, path: url.pathname, headers: { host } },
-      (res) => {
-        let body = "";
-        res.on("data", (chunk: Buffer) => {
-          body += chunk.toString();
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
+    const req = http.request({ hostname: url.hostname, port: url.port, path, headers: { host } }, (res) => {
+      let body = "";
+      res.on("data", (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
     req.on("error", reject);
     req.end();
   });
@@ -55,6 +55,22 @@ describe("the gallery on a hostile web", () => {
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`]) {
       expect((await requestWithHost(base, "/api/info", host)).status).toBe(200);
     }
+  });
+
+  it.each([
+    "/js/../gallery.ts",
+    "/js/%2e%2e/gallery.ts",
+    "/js/..%2fgallery.ts",
+    "/js/../../package.json",
+    "/js/%2e%2e/%2e%2e/package.json",
+    "/public/app.js",
+    "/js/",
+    "/js/nope.js",
+    "/js/cards.js/",
+  ])("serves no file outside its allowlist: %s is 404", async (path) => {
+    const res = await requestWithHost(base, path, new URL(base).host);
+    expect(res.status).toBe(404);
+    expect(JSON.parse(res.body).error.code).toBe("NOT_FOUND");
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
@@ -304,5 +305,32 @@ describe("gallery API", () => {
     expect(await res.text()).toContain('<script type="module" src="/app.js"></script>');
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     expect((await fetch(`${base}/api/stats`, { method: "DELETE" })).status).toBe(405);
+  });
+
+  it("serves every module the page imports as JavaScript, under the page's CSP", async () => {
+    const page = await fetch(`${base}/`);
+    const csp = page.headers.get("content-security-policy");
+    // What a browser fetches: the page's module script, then every module it imports, transitively.
+    const queue = [...(await page.text()).matchAll(/<script type="module" src="([^"]+)">/g)].map(
+      ([, src]) => new URL(src ?? "", base),
+    );
+    const served = new Set<string>();
+    for (let url = queue.pop(); url; url = queue.pop()) {
+      if (served.has(url.pathname)) continue;
+      served.add(url.pathname);
+      const res = await fetch(url);
+      expect(res.status, url.pathname).toBe(200);
+      // A module served as anything else is refused by the browser (and nosniff forbids guessing).
+      expect(res.headers.get("content-type"), url.pathname).toBe("text/javascript; charset=utf-8");
+      expect(res.headers.get("x-content-type-options"), url.pathname).toBe("nosniff");
+      expect(res.headers.get("content-security-policy"), url.pathname).toBe(csp);
+      for (const [, specifier] of (await res.text()).matchAll(
+        /^(?:import|export)\s(?:[^;"']*\sfrom\s)?"([^"]+)";$/gm,
+      )) {
+        queue.push(new URL(specifier ?? "", url));
+      }
+    }
+    const modules = readdirSync(new URL("../../web/public/js/", import.meta.url)).map((name) => `/js/${name}`);
+    expect([...served].sort()).toEqual(["/app.js", ...modules].sort());
   });
 });
