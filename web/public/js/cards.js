@@ -8,11 +8,12 @@ import {
   fullDate,
   isLight,
   isSafeUrl,
+  localDayEnd,
+  localDayStart,
   svgIcon,
   timeAgo,
   WARNING_ICON,
 } from "./helpers.js";
-import { localDayEnd, localDayStart } from "./list.js";
 import { openPreview } from "./preview.js";
 import { grid, state } from "./state.js";
 
@@ -60,22 +61,6 @@ function takenDate(iso) {
     timeZone: "UTC",
   });
   return `${day}, ${h}:${mi}${zone ? ` (UTC${zone === "Z" ? "" : zone})` : ""}`;
-}
-
-function exposure(capture) {
-  const parts = [];
-  if (capture.exposureTime)
-    parts.push(capture.exposureTime >= 1 ? `${capture.exposureTime} s` : `1/${Math.round(1 / capture.exposureTime)} s`);
-  if (capture.fNumber) parts.push(`f/${capture.fNumber}`);
-  if (capture.iso) parts.push(`ISO ${capture.iso}`);
-  if (capture.focalLength) parts.push(`${capture.focalLength} mm`);
-  return parts.join(" · ");
-}
-
-function location(capture) {
-  if (typeof capture.latitude === "number" && typeof capture.longitude === "number")
-    return `${capture.latitude.toFixed(5)}, ${capture.longitude.toFixed(5)}`;
-  return capture.gpsPresent ? "in the file, not recorded (RECORD_GPS=false)" : "";
 }
 
 function renderCard(view) {
@@ -183,4 +168,4 @@ function updateEmpty() {
   $("end").textContent = `${state.cards.size} image${state.cards.size === 1 ? "" : "s"}, that is all.`;
 }
 
-export { exposure, location, removeCard, renderCard, takenDate, thumbnailImage, updateEmpty, upsert };
+export { removeCard, renderCard, takenDate, thumbnailImage, updateEmpty, upsert };

@@ -58,6 +58,13 @@ function timeAgo(iso) {
 const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 const fullDate = (iso) => (iso ? absolute.format(new Date(iso)) : "");
 
+function localDayStart(date) {
+  return new Date(`${date}T00:00:00`).toISOString();
+}
+function localDayEnd(date) {
+  return new Date(`${date}T23:59:59.999`).toISOString();
+}
+
 function formatDuration(ms) {
   if (ms === undefined || ms === null) return "";
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
@@ -107,6 +114,8 @@ export {
   fullDate,
   isLight,
   isSafeUrl,
+  localDayEnd,
+  localDayStart,
   svgIcon,
   timeAgo,
   toast,

@@ -1,13 +1,6 @@
 import { renderCard, updateEmpty } from "./cards.js";
-import { $, api } from "./helpers.js";
+import { $, api, localDayEnd, localDayStart } from "./helpers.js";
 import { filters, grid, loadMore, state } from "./state.js";
-
-function localDayStart(date) {
-  return new Date(`${date}T00:00:00`).toISOString();
-}
-function localDayEnd(date) {
-  return new Date(`${date}T23:59:59.999`).toISOString();
-}
 
 async function loadPage() {
   if (state.loading || state.exhausted) return;
@@ -106,4 +99,4 @@ filters.addEventListener("reset", () =>
   }),
 );
 
-export { loadPage, localDayEnd, localDayStart, readFilters, showTakenNote };
+export { loadPage, readFilters, showTakenNote };

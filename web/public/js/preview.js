@@ -1,4 +1,4 @@
-import { exposure, location, takenDate, thumbnailImage } from "./cards.js";
+import { takenDate, thumbnailImage } from "./cards.js";
 import {
   $,
   api,
@@ -14,6 +14,22 @@ import {
   WARNING_ICON,
 } from "./helpers.js";
 import { dialog, grid, state } from "./state.js";
+
+function exposure(capture) {
+  const parts = [];
+  if (capture.exposureTime)
+    parts.push(capture.exposureTime >= 1 ? `${capture.exposureTime} s` : `1/${Math.round(1 / capture.exposureTime)} s`);
+  if (capture.fNumber) parts.push(`f/${capture.fNumber}`);
+  if (capture.iso) parts.push(`ISO ${capture.iso}`);
+  if (capture.focalLength) parts.push(`${capture.focalLength} mm`);
+  return parts.join(" · ");
+}
+
+function location(capture) {
+  if (typeof capture.latitude === "number" && typeof capture.longitude === "number")
+    return `${capture.latitude.toFixed(5)}, ${capture.longitude.toFixed(5)}`;
+  return capture.gpsPresent ? "in the file, not recorded (RECORD_GPS=false)" : "";
+}
 
 function metaRow(list, term, value) {
   if (value === undefined || value === null || value === "") return;
