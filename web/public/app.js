@@ -1,5 +1,6 @@
 // The gallery page. Plain DOM, no framework: every user-controlled string goes through
 // textContent (never innerHTML), so a file name cannot become markup.
+// The entry module: it imports one module per section (js/, no build step) and starts the page.
 import { renderCard } from "./js/cards.js";
 import { api, toast } from "./js/helpers.js";
 import { loadPage, readFilters } from "./js/list.js";

@@ -1,3 +1,4 @@
+// One card per image: rendering, and keeping the grid in the list's order as images come and go.
 import {
   $,
   dimensions,

@@ -1,3 +1,5 @@
+// Helpers every section uses: DOM building (text through textContent only), formats, the JSON
+// API, toasts. Imports nothing.
 const $ = (id) => document.getElementById(id);
 
 function el(tag, props = {}, children = []) {

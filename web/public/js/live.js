@@ -1,3 +1,4 @@
+// Live updates from /api/events: counters, images processed or removed; uploads asked after directly.
 import { removeCard, upsert } from "./cards.js";
 import { $, api, toast } from "./helpers.js";
 import { showTakenNote } from "./list.js";

@@ -1,3 +1,4 @@
+// The preview dialog: a larger image with all its metadata; ← → step through the grid.
 import { takenDate, thumbnailImage } from "./cards.js";
 import {
   $,

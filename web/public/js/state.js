@@ -1,3 +1,5 @@
+// What the sections share: the page's fixed elements and the one mutable state object (the
+// cards shown, uploads pending, the query, the cursor).
 import { $ } from "./helpers.js";
 
 const grid = $("grid");
