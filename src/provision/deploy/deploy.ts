@@ -110,6 +110,53 @@ export function errorsAlarm(config: Config, topicArn: string): AlarmDefinition {
   );
 }
 
+/** What planning has found so far: steps plan in order, and later ones read what earlier ones left. */
+interface PlanState {
+  /** Reasons to refuse, as the steps find them. */
+  problems: string[];
+  existingFunction: FunctionConfiguration | undefined;
+  /** Left by the bootstrap step: the queue's visibility timeout now; undefined while the queue is missing. */
+  queueVisibility?: number;
+  /** Left by the role step: the role the function runs as, and whether deploy is creating it. */
+  role?: { arn: string; fresh: boolean };
+}
+
+/** A step planned against what exists; `name` and `details` default to the step's own. */
+interface Planned {
+  action: StepAction;
+  name?: string;
+  details?: string[];
+  apply?: () => Promise<void>;
+}
+
+/**
+ * One deploy step, described once. `name` and `ensures` come from the configuration alone: they
+ * are the plan without credentials, and the details of a step that creates or leaves unchanged.
+ */
+interface DeployStep {
+  kind: string;
+  name: string;
+  ensures: string[];
+  /** The action without credentials where the configuration alone decides it; default "create or update". */
+  blindAction?: StepAction;
+  /** Reads what exists and plans the change; never writes. */
+  plan(state: PlanState): Promise<Planned>;
+}
+
+/** Every step, in the order deploy applies them, for this account ({@link UNKNOWN_ACCOUNT} without credentials). */
+function deploySteps(ctx: DeployContext, account: string): DeployStep[] {
+  const arns = deploymentArns(ctx.config, account);
+  return [
+    bootstrapStep(ctx, arns),
+    queueStep(ctx.config),
+    roleStep(ctx, arns),
+    logGroupStep(ctx),
+    functionStep(ctx, account),
+    mappingStep(ctx, arns),
+    alarmStep(ctx, arns),
+  ];
+}
+
 /**
  * The plan. With `readState`, it asks the backend what exists and plans only the changes;
  * without (no credentials), it lists everything deploy would create or update.
@@ -128,10 +175,18 @@ export async function planDeployment(ctx: DeployContext, options: { readState: b
   const visibility = visibilityProblem(config);
   if (visibility) problems.push(visibility);
 
-  if (!options.readState) {
+  /** Everything deploy would ensure, when it cannot look: the same steps, as the configuration describes them. */
+  const blind = (stateUnknown: string, more: string[] = []): DeployPlan => {
     const account = config.lambda.roleArn?.split(":")[4] ?? UNKNOWN_ACCOUNT;
-    return { target, account, steps: blindSteps(ctx, account), problems, stateUnknown: "no credentials" };
-  }
+    const steps = deploySteps(ctx, account).map((step) => ({
+      kind: step.kind,
+      name: step.name,
+      action: step.blindAction ?? StepAction.Ensure,
+      details: step.ensures,
+    }));
+    return { target, account, steps, problems: [...problems, ...more], stateUnknown };
+  };
+  if (!options.readState) return blind("no credentials");
 
   // Lambda first: on a backend without it nothing else matters.
   let existingFunction: FunctionConfiguration | undefined;
@@ -139,28 +194,21 @@ export async function planDeployment(ctx: DeployContext, options: { readState: b
     existingFunction = await getFunction(ctx);
   } catch (error) {
     if (!isServiceMissing(error)) throw error;
-    const account = config.lambda.roleArn?.split(":")[4] ?? UNKNOWN_ACCOUNT;
-    return {
-      target,
-      account,
-      steps: blindSteps(ctx, account),
-      problems: [...problems, NO_LAMBDA],
-      stateUnknown: "no Lambda service here",
-    };
+    return blind("no Lambda service here", [NO_LAMBDA]);
   }
   const identity = await ctx.deploy.sts.send(new GetCallerIdentityCommand({}));
   const account = identity.Account ?? UNKNOWN_ACCOUNT;
-  const arns = deploymentArns(config, account);
-
+  const state: PlanState = { problems, existingFunction };
   const steps: PlanStep[] = [];
-  const bootstrap = await planBootstrap(ctx);
-  steps.push(bootstrap.step, bootstrap.queueStep);
-  const role = await planRole(ctx, arns, problems);
-  steps.push(role.step);
-  steps.push(await planLogGroup(ctx));
-  steps.push(planFunction(ctx, existingFunction, role.arn, role.fresh));
-  steps.push(await planMapping(ctx, arns));
-  steps.push(await planAlarm(ctx, arns));
+  for (const step of deploySteps(ctx, account)) {
+    const planned = await step.plan(state);
+    steps.push({
+      ...planned,
+      kind: step.kind,
+      name: planned.name ?? step.name,
+      details: planned.details ?? step.ensures,
+    });
+  }
   return { target, account, steps, problems };
 }
 
@@ -176,141 +224,148 @@ export async function applyPlan(plan: DeployPlan, onStep: (step: PlanStep) => vo
 
 // --- bootstrap resources and the queue ----------------------------------------------------
 
-async function planBootstrap(ctx: DeployContext): Promise<{ step: PlanStep; queueStep: PlanStep }> {
+function bootstrapStep(ctx: DeployContext, arns: DeploymentArns): DeployStep {
   const { config, clients } = ctx;
-  const resources = await describeResources(config, clients);
-  const missing = resources.filter((r) => r.state === "missing").map((r) => r.name);
-  const url = await queueUrl(clients, config.names.queue);
-  const current = url
-    ? Number((await queueAttributes(clients, url, ["VisibilityTimeout"])).VisibilityTimeout)
-    : undefined;
-  const wanted = config.queue.visibilityTimeoutSeconds;
-  const fixVisibility = current !== undefined && current !== wanted;
-  const needed = missing.length > 0 || fixVisibility;
-  const step: PlanStep = {
+  return {
     kind: "bootstrap",
     name: `${config.names.prefix}-*, ${config.names.table}`,
-    action: needed ? (missing.length > 0 ? StepAction.Create : StepAction.Update) : StepAction.Unchanged,
-    details: needed
-      ? [
+    ensures: [
+      "buckets, queues, table, topic and alarms, as `npm run bootstrap` creates them",
+      `(alarm ${config.names.deadLetterAlarm}: dead-letter queue depth → ${arns.topic})`,
+    ],
+    async plan(state) {
+      const resources = await describeResources(config, clients);
+      const missing = resources.filter((r) => r.state === "missing").map((r) => r.name);
+      const url = await queueUrl(clients, config.names.queue);
+      const current = url
+        ? Number((await queueAttributes(clients, url, ["VisibilityTimeout"])).VisibilityTimeout)
+        : undefined;
+      state.queueVisibility = current;
+      const wanted = config.queue.visibilityTimeoutSeconds;
+      const fixVisibility = current !== undefined && current !== wanted;
+      if (missing.length === 0 && !fixVisibility) {
+        return {
+          action: StepAction.Unchanged,
+          details: [`all ${resources.length} resources exist (buckets, queues, table, topic, alarms)`],
+        };
+      }
+      return {
+        action: missing.length > 0 ? StepAction.Create : StepAction.Update,
+        details: [
           ...(missing.length > 0 ? [`missing: ${missing.join(", ")}`] : []),
           ...(fixVisibility ? [`queue VisibilityTimeout ${current} → ${wanted} s`] : []),
-        ]
-      : [`all ${resources.length} resources exist (buckets, queues, table, topic, alarms)`],
-    ...(needed && { apply: () => ensureResources(config, clients).then(() => {}) }),
+        ],
+        apply: () => ensureResources(config, clients).then(() => {}),
+      };
+    },
   };
-  return { step, queueStep: queueStep(config, true, current) };
 }
 
-/** `known`: the queue was looked up; `current` is its visibility timeout, undefined if it is missing. */
-function queueStep(config: Config, known: boolean, current: number | undefined): PlanStep {
+/** The queue itself is the bootstrap step's: this one checks its visibility timeout fits the function. */
+function queueStep(config: Config): DeployStep {
   const required = requiredVisibilityTimeout(config);
   const wanted = config.queue.visibilityTimeoutSeconds;
   const ok = wanted >= required;
+  const ensures = [
+    `VisibilityTimeout ${wanted} s ${ok ? "≥" : "<"} ${VISIBILITY_FACTOR} × function timeout ${config.lambda.timeoutSeconds} s = ${required} s` +
+      (ok ? "" : ": too short, see below"),
+  ];
   return {
     kind: "sqs-queue",
     name: config.names.queue,
-    action: !ok
-      ? StepAction.Refuse
-      : !known
-        ? StepAction.Ensure
-        : current === undefined
-          ? StepAction.Create
-          : current === wanted
-            ? StepAction.Unchanged
-            : StepAction.Update,
-    details: [
-      `VisibilityTimeout ${wanted} s ${ok ? "≥" : "<"} ${VISIBILITY_FACTOR} × function timeout ${config.lambda.timeoutSeconds} s = ${required} s` +
-        (ok ? "" : ": too short, see below"),
-      ...(ok && current !== undefined && current !== wanted ? [`now ${current} s: set by bootstrap above`] : []),
-    ],
+    ensures,
+    ...(!ok && { blindAction: StepAction.Refuse }),
+    async plan({ queueVisibility: current }) {
+      if (!ok) return { action: StepAction.Refuse };
+      if (current === undefined) return { action: StepAction.Create };
+      if (current === wanted) return { action: StepAction.Unchanged };
+      return { action: StepAction.Update, details: [...ensures, `now ${current} s: set by bootstrap above`] };
+    },
   };
 }
 
 // --- role ---------------------------------------------------------------------------------
 
-async function planRole(
-  ctx: DeployContext,
-  arns: DeploymentArns,
-  problems: string[],
-): Promise<{ step: PlanStep; arn: string; fresh: boolean }> {
+function roleStep(ctx: DeployContext, arns: DeploymentArns): DeployStep {
   const { config, deploy } = ctx;
-  if (config.lambda.roleArn) {
+  const given = config.lambda.roleArn;
+  if (given) {
     return {
-      arn: config.lambda.roleArn,
-      fresh: false,
-      step: {
-        kind: "iam-role",
-        name: config.lambda.roleArn,
-        action: StepAction.Use,
-        details: ["from LAMBDA_ROLE_ARN"],
+      kind: "iam-role",
+      name: given,
+      ensures: ["from LAMBDA_ROLE_ARN"],
+      blindAction: StepAction.Use,
+      async plan(state) {
+        state.role = { arn: given, fresh: false };
+        return { action: StepAction.Use };
       },
     };
   }
-  try {
-    const lab = await deploy.iam.send(new GetRoleCommand({ RoleName: LAB_ROLE }));
-    if (lab.Role?.Arn) {
-      return {
-        arn: lab.Role.Arn,
-        fresh: false,
-        step: {
-          kind: "iam-role",
-          name: LAB_ROLE,
-          action: StepAction.Use,
-          details: [`${lab.Role.Arn} (AWS Academy: lab accounts may not create roles)`],
-        },
-      };
-    }
-  } catch (error) {
-    if (!isNotFound(error)) {
-      if (isAccessDenied(error)) {
-        problems.push(
-          `Not allowed to read IAM roles (${(error as Error).message}). Set LAMBDA_ROLE_ARN to a role Lambda can assume.`,
-        );
-        return { arn: "", fresh: false, step: { kind: "iam-role", name: "?", action: StepAction.Refuse, details: [] } };
-      }
-      throw error;
-    }
-  }
-
   const names = deploymentNames(config);
   const policy = handlerPolicy(config, arns);
-  const arn = `arn:${partitionOf(config.region)}:iam::${arns.queue.split(":")[4]}:role/${names.role}`;
   const details = describePolicy(policy);
-  const existing = await getRole(ctx, names.role);
-  if (!existing) {
-    return {
-      arn,
-      fresh: true,
-      step: {
-        kind: "iam-role",
-        name: names.role,
-        action: StepAction.Create,
-        details: [`no LabRole here: a role for Lambda allowed only to`, ...details],
-        apply: async () => {
-          await deploy.iam.send(
-            new CreateRoleCommand({
-              RoleName: names.role,
-              AssumeRolePolicyDocument: JSON.stringify(lambdaTrustPolicy()),
-              Description: `The ${names.function} function's permissions (npm run deploy)`,
-            }),
-          );
-          await putRolePolicy(ctx, policy);
-        },
-      },
-    };
-  }
-  const current = await getRolePolicy(ctx, names.role, names.rolePolicy);
-  const same = current !== undefined && JSON.stringify(current) === JSON.stringify(policy);
   return {
-    arn: existing,
-    fresh: false,
-    step: {
-      kind: "iam-role",
-      name: names.role,
-      action: same ? StepAction.Unchanged : StepAction.Update,
-      details: same ? details : ["policy differs: replace it with", ...details],
-      ...(!same && { apply: () => putRolePolicy(ctx, policy) }),
+    kind: "iam-role",
+    name: `${LAB_ROLE} or ${names.role}`,
+    ensures: [
+      `${LAB_ROLE} if the account has it (AWS Academy); otherwise a role for Lambda allowed only to`,
+      ...details,
+    ],
+    async plan(state) {
+      state.role = { arn: "", fresh: false };
+      try {
+        const lab = await deploy.iam.send(new GetRoleCommand({ RoleName: LAB_ROLE }));
+        if (lab.Role?.Arn) {
+          state.role.arn = lab.Role.Arn;
+          return {
+            action: StepAction.Use,
+            name: LAB_ROLE,
+            details: [`${lab.Role.Arn} (AWS Academy: lab accounts may not create roles)`],
+          };
+        }
+      } catch (error) {
+        if (!isNotFound(error)) {
+          if (!isAccessDenied(error)) throw error;
+          state.problems.push(
+            `Not allowed to read IAM roles (${(error as Error).message}). Set LAMBDA_ROLE_ARN to a role Lambda can assume.`,
+          );
+          return { action: StepAction.Refuse, name: "?", details: [] };
+        }
+      }
+
+      const existing = await getRole(ctx, names.role);
+      if (!existing) {
+        state.role = {
+          arn: `arn:${partitionOf(config.region)}:iam::${arns.queue.split(":")[4]}:role/${names.role}`,
+          fresh: true,
+        };
+        return {
+          action: StepAction.Create,
+          name: names.role,
+          details: [`no LabRole here: a role for Lambda allowed only to`, ...details],
+          apply: async () => {
+            await deploy.iam.send(
+              new CreateRoleCommand({
+                RoleName: names.role,
+                AssumeRolePolicyDocument: JSON.stringify(lambdaTrustPolicy()),
+                Description: `The ${names.function} function's permissions (npm run deploy)`,
+              }),
+            );
+            await putRolePolicy(ctx, policy);
+          },
+        };
+      }
+      state.role.arn = existing;
+      const current = await getRolePolicy(ctx, names.role, names.rolePolicy);
+      if (current !== undefined && JSON.stringify(current) === JSON.stringify(policy)) {
+        return { action: StepAction.Unchanged, name: names.role, details };
+      }
+      return {
+        action: StepAction.Update,
+        name: names.role,
+        details: ["policy differs: replace it with", ...details],
+        apply: () => putRolePolicy(ctx, policy),
+      };
     },
   };
 }
@@ -352,36 +407,36 @@ async function putRolePolicy(ctx: DeployContext, policy: PolicyDocument): Promis
 
 // --- log group ----------------------------------------------------------------------------
 
-async function planLogGroup(ctx: DeployContext): Promise<PlanStep> {
+function logGroupStep(ctx: DeployContext): DeployStep {
   const { config, deploy } = ctx;
   const name = deploymentNames(config).logGroup;
   const days = config.lambda.logRetentionDays;
-  const found = await deploy.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name }));
-  const group = found.logGroups?.find((g) => g.logGroupName === name);
   const retention = () =>
     deploy.logs.send(new PutRetentionPolicyCommand({ logGroupName: name, retentionInDays: days })).then(() => {});
-  if (!group) {
-    return {
-      kind: "log-group",
-      name,
-      action: StepAction.Create,
-      details: [`retention ${days} days`],
-      apply: async () => {
-        // Created before the function, or Lambda creates it on first use, keeping logs forever.
-        await deploy.logs.send(new CreateLogGroupCommand({ logGroupName: name }));
-        await retention();
-      },
-    };
-  }
-  if (group.retentionInDays === days) {
-    return { kind: "log-group", name, action: StepAction.Unchanged, details: [`retention ${days} days`] };
-  }
   return {
     kind: "log-group",
     name,
-    action: StepAction.Update,
-    details: [`retention ${group.retentionInDays ?? "never expire"} → ${days} days`],
-    apply: retention,
+    ensures: [`retention ${days} days`],
+    async plan() {
+      const found = await deploy.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name }));
+      const group = found.logGroups?.find((g) => g.logGroupName === name);
+      if (!group) {
+        return {
+          action: StepAction.Create,
+          apply: async () => {
+            // Created before the function, or Lambda creates it on first use, keeping logs forever.
+            await deploy.logs.send(new CreateLogGroupCommand({ logGroupName: name }));
+            await retention();
+          },
+        };
+      }
+      if (group.retentionInDays === days) return { action: StepAction.Unchanged };
+      return {
+        action: StepAction.Update,
+        details: [`retention ${group.retentionInDays ?? "never expire"} → ${days} days`],
+        apply: retention,
+      };
+    },
   };
 }
 
@@ -425,20 +480,34 @@ function describeFunction(ctx: DeployContext, roleArn: string): string[] {
   ];
 }
 
+function functionStep(ctx: DeployContext, account: string): DeployStep {
+  const { config } = ctx;
+  const names = deploymentNames(config);
+  const roleArn =
+    config.lambda.roleArn ??
+    `arn:${partitionOf(config.region)}:iam::${account}:role/${LAB_ROLE} if it exists, else …:role/${names.role}`;
+  return {
+    kind: "lambda-function",
+    name: names.function,
+    ensures: describeFunction(ctx, roleArn),
+    async plan({ existingFunction, role = { arn: "", fresh: false } }) {
+      return planFunction(ctx, existingFunction, role.arn, role.fresh);
+    },
+  };
+}
+
 function planFunction(
   ctx: DeployContext,
   existing: FunctionConfiguration | undefined,
   roleArn: string,
   freshRole: boolean,
-): PlanStep {
+): Planned {
   const { config, deploy, pkg } = ctx;
   const desired = desiredFunction(config, roleArn);
   const name = desired.FunctionName;
   const architecture = config.lambda.architecture;
   if (!existing) {
     return {
-      kind: "lambda-function",
-      name,
       action: StepAction.Create,
       details: describeFunction(ctx, roleArn),
       apply: async () => {
@@ -478,12 +547,8 @@ function planFunction(
     compare(`env ${key}`, currentEnv[key], wantedEnv[key] ?? "(removed)");
   }
   const changes = [...codeChanges, ...configChanges];
-  if (changes.length === 0) {
-    return { kind: "lambda-function", name, action: StepAction.Unchanged, details: describeFunction(ctx, roleArn) };
-  }
+  if (changes.length === 0) return { action: StepAction.Unchanged, details: describeFunction(ctx, roleArn) };
   return {
-    kind: "lambda-function",
-    name,
     action: StepAction.Update,
     details: changes,
     apply: async () => {
@@ -527,46 +592,45 @@ async function retryWhileRolePropagates<T>(ctx: DeployContext, freshRole: boolea
 
 // --- event source mapping -----------------------------------------------------------------
 
-async function planMapping(ctx: DeployContext, arns: DeploymentArns): Promise<PlanStep> {
+function mappingStep(ctx: DeployContext, arns: DeploymentArns): DeployStep {
   const { config, deploy } = ctx;
   const fn = deploymentNames(config).function;
-  const name = `${config.names.queue} → ${fn}`;
-  const mappings = await queueMappings(deploy.lambda, arns.queue);
-  const ours = mappings.find((m) => m.FunctionArn?.endsWith(`:function:${fn}`));
-  const others = mappings
-    .filter((m) => m !== ours && isPolling(m))
-    .map((m) => `note: ${m.FunctionArn} also consumes this queue`);
-  const wanted = mappingSettings(config);
-  if (!ours?.UUID) {
-    return {
-      kind: "event-source-mapping",
-      name,
-      action: StepAction.Create,
-      details: [...describeMapping(config), ...others],
-      apply: async () => {
-        await deploy.lambda.send(
-          new CreateEventSourceMappingCommand({ ...wanted, EventSourceArn: arns.queue, FunctionName: fn }),
-        );
-      },
-    };
-  }
-  const changes = mappingChanges(ours, wanted);
-  if (changes.length === 0) {
-    return {
-      kind: "event-source-mapping",
-      name,
-      action: StepAction.Unchanged,
-      details: [...describeMapping(config), ...others],
-    };
-  }
-  const uuid = ours.UUID;
+  const ensures = [
+    `batch size ${config.lambda.batchSize}, no batching window, ReportBatchItemFailures, ` +
+      `at most ${config.lambda.maxConcurrency} concurrent invocations`,
+  ];
   return {
     kind: "event-source-mapping",
-    name,
-    action: StepAction.Update,
-    details: [...changes, ...others],
-    apply: async () => {
-      await deploy.lambda.send(new UpdateEventSourceMappingCommand({ ...wanted, UUID: uuid }));
+    name: `${config.names.queue} → ${fn}`,
+    ensures,
+    async plan() {
+      const mappings = await queueMappings(deploy.lambda, arns.queue);
+      const ours = mappings.find((m) => m.FunctionArn?.endsWith(`:function:${fn}`));
+      const others = mappings
+        .filter((m) => m !== ours && isPolling(m))
+        .map((m) => `note: ${m.FunctionArn} also consumes this queue`);
+      const wanted = mappingSettings(config);
+      if (!ours?.UUID) {
+        return {
+          action: StepAction.Create,
+          details: [...ensures, ...others],
+          apply: async () => {
+            await deploy.lambda.send(
+              new CreateEventSourceMappingCommand({ ...wanted, EventSourceArn: arns.queue, FunctionName: fn }),
+            );
+          },
+        };
+      }
+      const changes = mappingChanges(ours, wanted);
+      if (changes.length === 0) return { action: StepAction.Unchanged, details: [...ensures, ...others] };
+      const uuid = ours.UUID;
+      return {
+        action: StepAction.Update,
+        details: [...changes, ...others],
+        apply: async () => {
+          await deploy.lambda.send(new UpdateEventSourceMappingCommand({ ...wanted, UUID: uuid }));
+        },
+      };
     },
   };
 }
@@ -580,13 +644,6 @@ function mappingSettings(config: Config) {
     ScalingConfig: { MaximumConcurrency: config.lambda.maxConcurrency },
     Enabled: true,
   };
-}
-
-function describeMapping(config: Config): string[] {
-  return [
-    `batch size ${config.lambda.batchSize}, no batching window, ReportBatchItemFailures, ` +
-      `at most ${config.lambda.maxConcurrency} concurrent invocations`,
-  ];
 }
 
 function mappingChanges(
@@ -609,82 +666,23 @@ function mappingChanges(
 
 // --- alarm --------------------------------------------------------------------------------
 
-async function planAlarm(ctx: DeployContext, arns: DeploymentArns): Promise<PlanStep> {
+function alarmStep(ctx: DeployContext, arns: DeploymentArns): DeployStep {
   const { config, deploy } = ctx;
   const alarm = errorsAlarm(config, arns.topic);
-  const found = await deploy.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [alarm.AlarmName] }));
-  const current = found.MetricAlarms?.[0];
-  const details = describeAlarm(config, arns);
   const apply = () => deploy.cloudwatch.send(new PutMetricAlarmCommand(alarm)).then(() => {});
-  if (!current) return { kind: "cloudwatch-alarm", name: alarm.AlarmName, action: StepAction.Create, details, apply };
-  if (sameAlarm(current, alarm)) {
-    return { kind: "cloudwatch-alarm", name: alarm.AlarmName, action: StepAction.Unchanged, details };
-  }
-  return { kind: "cloudwatch-alarm", name: alarm.AlarmName, action: StepAction.Update, details, apply };
-}
-
-function describeAlarm(config: Config, arns: DeploymentArns): string[] {
-  return [
-    `AWS/Lambda Errors ≥ 1 in 1 minute → ${arns.topic}`,
-    `(dead-letter queue depth: alarm ${config.names.deadLetterAlarm} from bootstrap, same topic)`,
-  ];
-}
-
-// --- without credentials ------------------------------------------------------------------
-
-/** Everything deploy would ensure, when it cannot look: the same steps, all "create or update". */
-function blindSteps(ctx: DeployContext, account: string): PlanStep[] {
-  const { config } = ctx;
-  const arns = deploymentArns(config, account);
-  const names = deploymentNames(config);
-  const roleArn =
-    config.lambda.roleArn ??
-    `arn:${partitionOf(config.region)}:iam::${account}:role/${LAB_ROLE} if it exists, else …:role/${names.role}`;
-  return [
-    {
-      kind: "bootstrap",
-      name: `${config.names.prefix}-*, ${config.names.table}`,
-      action: StepAction.Ensure,
-      details: [
-        "buckets, queues, table, topic and alarms, as `npm run bootstrap` creates them",
-        `(alarm ${config.names.deadLetterAlarm}: dead-letter queue depth → ${arns.topic})`,
-      ],
+  return {
+    kind: "cloudwatch-alarm",
+    name: alarm.AlarmName,
+    ensures: [
+      `AWS/Lambda Errors ≥ 1 in 1 minute → ${arns.topic}`,
+      `(dead-letter queue depth: alarm ${config.names.deadLetterAlarm} from bootstrap, same topic)`,
+    ],
+    async plan() {
+      const found = await deploy.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNames: [alarm.AlarmName] }));
+      const current = found.MetricAlarms?.[0];
+      if (!current) return { action: StepAction.Create, apply };
+      if (sameAlarm(current, alarm)) return { action: StepAction.Unchanged };
+      return { action: StepAction.Update, apply };
     },
-    queueStep(config, false, undefined),
-    config.lambda.roleArn
-      ? { kind: "iam-role", name: config.lambda.roleArn, action: StepAction.Use, details: ["from LAMBDA_ROLE_ARN"] }
-      : {
-          kind: "iam-role",
-          name: `${LAB_ROLE} or ${names.role}`,
-          action: StepAction.Ensure,
-          details: [
-            `${LAB_ROLE} if the account has it (AWS Academy); otherwise a role for Lambda allowed only to`,
-            ...describePolicy(handlerPolicy(config, arns)),
-          ],
-        },
-    {
-      kind: "log-group",
-      name: names.logGroup,
-      action: StepAction.Ensure,
-      details: [`retention ${config.lambda.logRetentionDays} days`],
-    },
-    {
-      kind: "lambda-function",
-      name: names.function,
-      action: StepAction.Ensure,
-      details: describeFunction(ctx, roleArn),
-    },
-    {
-      kind: "event-source-mapping",
-      name: `${config.names.queue} → ${names.function}`,
-      action: StepAction.Ensure,
-      details: describeMapping(config),
-    },
-    {
-      kind: "cloudwatch-alarm",
-      name: names.errorsAlarm,
-      action: StepAction.Ensure,
-      details: describeAlarm(config, arns),
-    },
-  ];
+  };
 }
