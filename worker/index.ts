@@ -1,7 +1,8 @@
 // npm run worker: long-poll the queue and process uploads until SIGINT/SIGTERM.
 
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { z } from "zod";
-import { createClients, destroyClients } from "../src/aws/clients.ts";
+import { clientOptions, createClients, destroyClients } from "../src/aws/clients.ts";
 import { command, parseCommand } from "../src/cli/command.ts";
 import { configFromEnvironment } from "../src/cli/env.ts";
 import { onStopRequest } from "../src/cli/process.ts";
@@ -24,12 +25,18 @@ const config = configFromEnvironment();
 configureSharpForWorker();
 const logger = createLogger(config.logLevel, { service: "worker", pid: process.pid });
 const clients = createClients(config);
+// Only to warn when a Lambda function consumes the same queue (mappings.ts).
+const lambda = new LambdaClient(clientOptions(config));
 const abort = new AbortController();
 
 logger.info("connecting", { endpoint: describeTarget(config), queue: config.names.queue });
 const metrics = createMetrics(config.names.prefix, (line) => process.stdout.write(`${line}\n`));
 const worker = startWorker({ config, clients, logger, metrics, signal: abort.signal });
-void worker.then(() => warnIfLambdaConsumesQueue(config, clients, logger)).catch(() => {});
+void worker
+  .then(async ({ queueArn }) => {
+    if (queueArn) await warnIfLambdaConsumesQueue(lambda, { name: config.names.queue, arn: queueArn }, logger);
+  })
+  .catch(() => {});
 
 let stopping = false;
 async function shutdown(reason: string): Promise<void> {
@@ -43,6 +50,7 @@ async function shutdown(reason: string): Promise<void> {
     // Stopped before the queue was found: nothing in flight.
   }
   destroyClients(clients);
+  lambda.destroy();
   process.exit(0);
 }
 // A signal, or npm start (its parent) gone even by kill -9: finish what is in flight, then exit.

@@ -23,6 +23,8 @@ export interface WorkerOptions {
 
 export interface Worker {
   queueUrl: string;
+  /** The queue's ARN, as the handler's SQS records carry it; "" if SQS gave none. */
+  queueArn: string;
   /** Stops receiving, finishes the messages it holds, then resolves. */
   stop(): Promise<void>;
 }
@@ -104,6 +106,7 @@ export async function startWorker({
 
   return {
     queueUrl: url,
+    queueArn,
     async stop() {
       stopping = true;
       await Promise.all(

@@ -36,8 +36,10 @@ import {
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { type AwsClientStub, mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { clientOptions } from "../../src/aws/clients.ts";
+import { queueArn, queueUrl } from "../../src/aws/lookups.ts";
 import type { Config } from "../../src/config.ts";
-import { createLogger } from "../../src/logger.ts";
+import { createLogger, type Logger } from "../../src/logger.ts";
 import { createDeployClients, type DeployClients, destroyDeployClients } from "../../src/provision/deploy/clients.ts";
 import {
   applyPlan,
@@ -455,6 +457,18 @@ describe("the local worker", () => {
   });
   afterAll(() => p.close());
 
+  /** The check as the worker makes it: its own Lambda client, the queue it has looked up. */
+  async function warnIfLambdaConsumes(logger: Logger): Promise<void> {
+    const url = (await queueUrl(p.clients, p.config.names.queue)) ?? "";
+    const queue = { name: p.config.names.queue, arn: (await queueArn(p.clients, url)) ?? "" };
+    const lambda = new LambdaClient(clientOptions(p.config));
+    try {
+      await warnIfLambdaConsumesQueue(lambda, queue, logger);
+    } finally {
+      lambda.destroy();
+    }
+  }
+
   function captureLogs() {
     const lines: { level: string; msg: string }[] = [];
     return { lines, logger: createLogger("debug", {}, (line) => lines.push(JSON.parse(line))) };
@@ -467,7 +481,7 @@ describe("the local worker", () => {
         EventSourceMappings: [{ UUID: "m", State: "Enabled", FunctionArn: "arn:aws:lambda:us-east-1:0:function:f" }],
       });
       const { lines, logger } = captureLogs();
-      await warnIfLambdaConsumesQueue(p.config, p.clients, logger);
+      await warnIfLambdaConsumes(logger);
       expect(lines.filter((l) => l.level === "warn").map((l) => l.msg)).toEqual([
         expect.stringContaining("a Lambda function also consumes this queue"),
       ]);
@@ -481,14 +495,14 @@ describe("the local worker", () => {
 
   it("stays quiet where there is no Lambda, or the mapping is disabled", async () => {
     const quiet = captureLogs();
-    await warnIfLambdaConsumesQueue(p.config, p.clients, quiet.logger);
+    await warnIfLambdaConsumes(quiet.logger);
     expect(quiet.lines.filter((l) => l.level === "warn")).toEqual([]);
 
     const lambda = mockClient(LambdaClient);
     try {
       lambda.on(ListEventSourceMappingsCommand).resolves({ EventSourceMappings: [{ UUID: "m", State: "Disabled" }] });
       const disabled = captureLogs();
-      await warnIfLambdaConsumesQueue(p.config, p.clients, disabled.logger);
+      await warnIfLambdaConsumes(disabled.logger);
       expect(disabled.lines.filter((l) => l.level === "warn")).toEqual([]);
     } finally {
       lambda.restore();

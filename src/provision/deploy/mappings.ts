@@ -1,11 +1,8 @@
 import {
   type EventSourceMappingConfiguration,
-  LambdaClient,
+  type LambdaClient,
   paginateListEventSourceMappings,
 } from "@aws-sdk/client-lambda";
-import { type Clients, clientOptions } from "../../aws/clients.ts";
-import { queueArn, queueUrl } from "../../aws/lookups.ts";
-import type { Config } from "../../config.ts";
 import { errorMessage } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 
@@ -28,28 +25,33 @@ export function isPolling(mapping: EventSourceMappingConfiguration): boolean {
   return POLLING_STATES.has(mapping.State ?? "");
 }
 
+/** The queue a worker consumes, as it has already looked it up. */
+export interface ConsumedQueue {
+  name: string;
+  /** `arn:aws:sqs:region:account:name`: event source mappings name their queue by ARN. */
+  arn: string;
+}
+
 /**
  * A local worker and a Lambda function on the same queue split its messages between them,
  * which is rarely what anyone meant: say so when the worker starts. Backends without Lambda
- * (the embedded stack) and missing permissions are not worth a warning.
+ * (the embedded stack) and missing permissions are not worth a warning. The caller owns
+ * `lambda` (it is not destroyed here).
  */
-export async function warnIfLambdaConsumesQueue(config: Config, clients: Clients, logger: Logger): Promise<void> {
-  const lambda = new LambdaClient(clientOptions(config));
+export async function warnIfLambdaConsumesQueue(
+  lambda: LambdaClient,
+  queue: ConsumedQueue,
+  logger: Logger,
+): Promise<void> {
   try {
-    const url = await queueUrl(clients, config.names.queue);
-    if (!url) return;
-    const arn = await queueArn(clients, url);
-    if (!arn) return;
-    const active = (await queueMappings(lambda, arn)).filter(isPolling);
+    const active = (await queueMappings(lambda, queue.arn)).filter(isPolling);
     if (active.length === 0) return;
     logger.warn(
       "a Lambda function also consumes this queue: each upload goes to either it or this worker. " +
         "Stop one of them unless that is intended (`npm run teardown` removes the function with the rest).",
-      { queue: config.names.queue, functions: active.map((m) => m.FunctionArn) },
+      { queue: queue.name, functions: active.map((m) => m.FunctionArn) },
     );
   } catch (error) {
     logger.debug("could not check for Lambda event source mappings", { reason: errorMessage(error) });
-  } finally {
-    lambda.destroy();
   }
 }
