@@ -7,6 +7,7 @@ import { findTopic, queueArn as lookUpQueueArn, queueUrl } from "../aws/lookups.
 import type { Config } from "../config.ts";
 import { errorMessage } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { pollUntil } from "../poll.ts";
 import { alarmsActive, directFailureNotifier, type FailureNotifier } from "./alerts.ts";
 import { createHandler } from "./handler.ts";
 import { type MetricsSink, noMetrics } from "./metrics.ts";
@@ -145,17 +146,24 @@ async function chooseFailureAlerts(
   return directFailureNotifier(clients, topicArn);
 }
 
+/** The queue's URL once it exists: the first look-up at once, then 0.25 s doubling to 5 s; rejects when `signal` aborts. */
 async function waitForQueue(clients: Clients, name: string, logger: Logger, signal?: AbortSignal): Promise<string> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const url = await queueUrl(clients, name);
-      if (url) return url;
-      if (attempt === 0) logger.warn("queue does not exist yet; run `npm run bootstrap`", { queue: name });
-    } catch (error) {
-      if (attempt === 0) logger.warn("AWS endpoint not reachable yet", { reason: errorMessage(error) });
-    }
-    await sleep(Math.min(5000, 250 * 2 ** attempt), undefined, { signal });
-  }
+  let first = true;
+  return pollUntil(
+    async () => {
+      const warn = first;
+      first = false;
+      try {
+        const url = await queueUrl(clients, name);
+        if (!url && warn) logger.warn("queue does not exist yet; run `npm run bootstrap`", { queue: name });
+        return url;
+      } catch (error) {
+        if (warn) logger.warn("AWS endpoint not reachable yet", { reason: errorMessage(error) });
+        return undefined;
+      }
+    },
+    { intervalMs: 250, maxIntervalMs: 5000, signal },
+  );
 }
 
 /** The SQS event Lambda would deliver for these messages. */

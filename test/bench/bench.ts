@@ -12,6 +12,7 @@ import sharp from "sharp";
 import { z } from "zod";
 import { queueDepth } from "../../src/aws/queues.ts";
 import { command, parseCommand, wholeNumber } from "../../src/cli/command.ts";
+import { pollUntil } from "../../src/poll.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../../src/store/metadata.ts";
 import { allImages, countImages } from "../../src/store/query.ts";
 import { formatTable } from "../../src/table.ts";
@@ -194,16 +195,22 @@ async function pipeline(h: Harness, round: number): Promise<PipelineRound> {
 }
 
 async function waitForItems(h: Harness, prefix: string, count: number, since: number): Promise<ImageItem[]> {
-  const deadline = Date.now() + 600_000;
-  for (;;) {
-    const items = await allImages(h.config, h.clients, { since: new Date(since - 1000).toISOString() });
-    const mine = items.filter((i) => i.key.startsWith(prefix));
-    if (mine.length >= count) return mine;
-    if (Date.now() > deadline || h.worker.exitCode !== null) throw new Error(`only ${mine.length}/${count} items`);
+  let seen = 0;
+  const items = await pollUntil(
+    async () => {
+      const recent = await allImages(h.config, h.clients, { since: new Date(since - 1000).toISOString() });
+      const mine = recent.filter((i) => i.key.startsWith(prefix));
+      seen = mine.length;
+      if (mine.length >= count) return mine;
+      if (h.worker.exitCode !== null) throw new Error(`only ${seen}/${count} items`);
+      return undefined;
+    },
     // Times come from the items (processedAt), not from this loop: polling rarely costs no
     // accuracy, and each poll is DynamoDB work on the same two cores.
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+    { deadline: Date.now() + 600_000, intervalMs: 1000 },
+  );
+  if (!items) throw new Error(`only ${seen}/${count} items`);
+  return items;
 }
 
 /** The original project's thumbnail step as a plain Pillow loop over the folder. */
