@@ -1,11 +1,10 @@
 // npm run deploy [-- --dry-run] [--arch x86_64|arm64]: the same handler on AWS Lambda,
 // behind the same queue, with the resources bootstrap creates.
 import { z } from "zod";
-import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { command, parseCommand } from "../src/cli/command.ts";
-import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
+import { configFromEnvironment, explainConnectionError, fail, withClients } from "../src/cli/env.ts";
 import { type Config, describeTarget, LAMBDA_ARCHITECTURES } from "../src/config.ts";
-import { createDeployClients, destroyDeployClients, hasCredentials } from "../src/provision/deploy/clients.ts";
+import { hasCredentials, withDeployClients } from "../src/provision/deploy/clients.ts";
 import {
   applyPlan,
   type DeployContext,
@@ -54,55 +53,57 @@ console.log(
     `sharp ${pkg.sharpVersion} for linux-${NPM_CPU[architecture]}; built in ${((performance.now() - started) / 1000).toFixed(1)} s`,
 );
 
-const clients = createClients(config);
-const deploy = createDeployClients(config);
-const ctx: DeployContext = { config, clients, deploy, pkg };
-try {
-  const credentials = await hasCredentials(deploy);
-  if (!credentials && !dryRun) {
-    fail(
-      "No AWS credentials found. Run `aws configure` (or `aws sso login`), or put AWS Academy's " +
-        "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN in .env.",
-    );
-  }
-  let plan: DeployPlan;
-  try {
-    plan = await planDeployment(ctx, { readState: credentials });
-  } catch (error) {
-    if (!dryRun || error instanceof DeployError) throw error;
-    // A dry run still shows what deploy would do when the backend cannot be asked.
-    plan = await planDeployment(ctx, { readState: false });
-    plan.stateUnknown = explainConnectionError(error, target) ?? (error as Error).message;
-  }
-  console.log(`\n${formatPlan(plan)}\n`);
-  if (plan.stateUnknown) {
-    console.log(
-      `The current state was not read (${plan.stateUnknown}): each step shows what deploy would create, ` +
-        "or update where it differs.",
-    );
-  }
-  if (plan.problems.length > 0) fail(`Refusing to deploy:\n${plan.problems.map((p) => `- ${p}`).join("\n")}`);
-  if (dryRun) {
-    const changes = plan.steps.filter((s) => s.action !== StepAction.Unchanged && s.action !== StepAction.Use);
-    console.log(`Dry run: nothing was changed (${changes.length} of ${plan.steps.length} steps would act).`);
-  } else if (!plan.steps.some((s) => s.apply)) {
-    console.log("Nothing to change: the deployment is up to date.");
-  } else {
-    await applyPlan(plan, (step) => console.log(`${step.action} ${step.kind} ${step.name}…`));
-    const names = deploymentNames(config);
-    console.log(
-      `\nDeployed in ${((performance.now() - started) / 1000).toFixed(1)} s. Lambda now consumes ${config.names.queue}: ` +
-        "don't also run `npm run worker` against it.\n" +
-        `Try it: npm run seed-images   Logs: aws logs tail ${names.logGroup} --follow`,
-    );
-  }
-} catch (error) {
-  if (error instanceof DeployError) fail(error.message);
-  fail(explainConnectionError(error, target) ?? `Deploy failed: ${(error as Error).name}: ${(error as Error).message}`);
-} finally {
-  destroyClients(clients);
-  destroyDeployClients(deploy);
-}
+/** A refusal in its own words; anything else as one line, with the SDK error's name. */
+const deployFailure = (error: unknown) => ({
+  message:
+    error instanceof DeployError
+      ? error.message
+      : (explainConnectionError(error, target) ??
+        `Deploy failed: ${(error as Error).name}: ${(error as Error).message}`),
+});
+await withClients(config, deployFailure, (clients) =>
+  withDeployClients(config, async (deploy) => {
+    const ctx: DeployContext = { config, clients, deploy, pkg };
+    const credentials = await hasCredentials(deploy);
+    if (!credentials && !dryRun) {
+      fail(
+        "No AWS credentials found. Run `aws configure` (or `aws sso login`), or put AWS Academy's " +
+          "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN in .env.",
+      );
+    }
+    let plan: DeployPlan;
+    try {
+      plan = await planDeployment(ctx, { readState: credentials });
+    } catch (error) {
+      if (!dryRun || error instanceof DeployError) throw error;
+      // A dry run still shows what deploy would do when the backend cannot be asked.
+      plan = await planDeployment(ctx, { readState: false });
+      plan.stateUnknown = explainConnectionError(error, target) ?? (error as Error).message;
+    }
+    console.log(`\n${formatPlan(plan)}\n`);
+    if (plan.stateUnknown) {
+      console.log(
+        `The current state was not read (${plan.stateUnknown}): each step shows what deploy would create, ` +
+          "or update where it differs.",
+      );
+    }
+    if (plan.problems.length > 0) fail(`Refusing to deploy:\n${plan.problems.map((p) => `- ${p}`).join("\n")}`);
+    if (dryRun) {
+      const changes = plan.steps.filter((s) => s.action !== StepAction.Unchanged && s.action !== StepAction.Use);
+      console.log(`Dry run: nothing was changed (${changes.length} of ${plan.steps.length} steps would act).`);
+    } else if (!plan.steps.some((s) => s.apply)) {
+      console.log("Nothing to change: the deployment is up to date.");
+    } else {
+      await applyPlan(plan, (step) => console.log(`${step.action} ${step.kind} ${step.name}…`));
+      const names = deploymentNames(config);
+      console.log(
+        `\nDeployed in ${((performance.now() - started) / 1000).toFixed(1)} s. Lambda now consumes ${config.names.queue}: ` +
+          "don't also run `npm run worker` against it.\n" +
+          `Try it: npm run seed-images   Logs: aws logs tail ${names.logGroup} --follow`,
+      );
+    }
+  }),
+);
 
 function formatPlan(plan: DeployPlan): string {
   const rows: string[][] = [];

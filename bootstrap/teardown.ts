@@ -1,11 +1,10 @@
 // npm run teardown [-- --yes]: delete everything bootstrap and deploy created, buckets emptied first.
 import { z } from "zod";
-import { createClients, destroyClients } from "../src/aws/clients.ts";
 import { command, parseCommand } from "../src/cli/command.ts";
 import { confirm } from "../src/cli/confirm.ts";
-import { configFromEnvironment, explainConnectionError, fail } from "../src/cli/env.ts";
+import { configFromEnvironment, fail, withClients } from "../src/cli/env.ts";
 import { describeTarget } from "../src/config.ts";
-import { createDeployClients, destroyDeployClients } from "../src/provision/deploy/clients.ts";
+import { withDeployClients } from "../src/provision/deploy/clients.ts";
 import { deploymentNames } from "../src/provision/deploy/spec.ts";
 import { formatRemoved, teardownDeployment } from "../src/provision/deploy/teardown.ts";
 import { formatResources } from "../src/provision/report.ts";
@@ -36,18 +35,13 @@ if (!values.yes) {
   if (!yes) fail("Nothing deleted.", 0);
 }
 
-const clients = createClients(config);
-const deployClients = createDeployClients(config);
-try {
-  // The function first: its event source mapping would outlive the queue.
-  const undeployed = await teardownDeployment(config, deployClients);
-  if (undeployed.length > 0) console.log(formatRemoved(undeployed));
-  const removed = await teardownResources(config, clients);
-  if (removed.length === 0 && undeployed.length === 0) console.log("Nothing to delete: no resources found.");
-  else if (removed.length > 0) console.log(formatResources(removed));
-} catch (error) {
-  fail(explainConnectionError(error, describeTarget(config)) ?? `Teardown failed: ${(error as Error).message}`);
-} finally {
-  destroyClients(clients);
-  destroyDeployClients(deployClients);
-}
+await withClients(config, "Teardown failed", (clients) =>
+  withDeployClients(config, async (deployClients) => {
+    // The function first: its event source mapping would outlive the queue.
+    const undeployed = await teardownDeployment(config, deployClients);
+    if (undeployed.length > 0) console.log(formatRemoved(undeployed));
+    const removed = await teardownResources(config, clients);
+    if (removed.length === 0 && undeployed.length === 0) console.log("Nothing to delete: no resources found.");
+    else if (removed.length > 0) console.log(formatResources(removed));
+  }),
+);

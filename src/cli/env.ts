@@ -3,6 +3,7 @@ import { type Clients, createClients, destroyClients } from "../aws/clients.ts";
 import { type Config, describeTarget, loadConfig } from "../config.ts";
 import { ConfigError } from "../errors.ts";
 import { escapeTerminalLines } from "../format.ts";
+import { Exit } from "./command.ts";
 
 /**
  * Entry points call this first: .env (if any) under the real environment, then one
@@ -33,20 +34,32 @@ export function explainConnectionError(error: unknown, endpoint: string): string
   return undefined;
 }
 
+/** What a command says when its work fails, and the exit code it ends with (default 1, Exit.Error). */
+export interface Failure {
+  message: string;
+  exitCode?: Exit;
+}
+
 /**
  * Builds the AWS clients for `config`, runs `work` with them and always destroys them. An
- * error ends the process with exit code 1 and one line: "Nothing answers at …" when no
- * stack is there, otherwise `${failure}: ${message}` (e.g. "Bootstrap failed: …").
+ * error ends the process with one line and exit code 1: with `failure` a prefix, "Nothing
+ * answers at …" when no stack is there, otherwise `${failure}: ${message}` (e.g. "Bootstrap
+ * failed: …"); with `failure` a function, what it returns for the error (its own wording and
+ * exit code, e.g. 3 for an image that does not exist).
  */
 export async function withClients<T>(
   config: Config,
-  failure: string,
+  failure: string | ((error: unknown) => Failure),
   work: (clients: Clients) => Promise<T>,
 ): Promise<T> {
   const clients = createClients(config);
   try {
     return await work(clients);
   } catch (error) {
+    if (typeof failure !== "string") {
+      const { message, exitCode = Exit.Error } = failure(error);
+      fail(message, exitCode);
+    }
     fail(explainConnectionError(error, describeTarget(config)) ?? `${failure}: ${(error as Error).message}`);
   } finally {
     destroyClients(clients);

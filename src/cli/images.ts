@@ -1,9 +1,9 @@
 // npm run images -- <command>: query and manage images from a terminal, on any of the three backends.
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { type Clients, createClients, destroyClients } from "../aws/clients.ts";
+import type { Clients } from "../aws/clients.ts";
 import { type Config, describeTarget } from "../config.ts";
 import { errorMessage } from "../errors.ts";
-import { escapeTerminal, escapeTerminalLines, terminalJson } from "../format.ts";
+import { escapeTerminal, terminalJson } from "../format.ts";
 import { pollUntil } from "../poll.ts";
 import { deleteImage, failedImages, MissingResourceError, presignImageUrls, reprocessImages } from "../store/manage.ts";
 import { getImageItem, type ImageItem, ImageStatus, LISTED_STATUSES, type ListedStatus } from "../store/metadata.ts";
@@ -20,7 +20,7 @@ import {
 import { reconcile } from "../store/reconcile.ts";
 import { Exit } from "./command.ts";
 import { confirm } from "./confirm.ts";
-import { configFromEnvironment, explainConnectionError } from "./env.ts";
+import { configFromEnvironment, explainConnectionError, type Failure, fail, withClients } from "./env.ts";
 import {
   formatDeleted,
   formatImageDetail,
@@ -36,14 +36,17 @@ class NotFoundError extends Error {
   override name = "NotFoundError";
 }
 
-// Opened on first use, so that --help and usage errors need neither a valid .env nor a stack.
-let session: { config: Config; clients: Clients } | undefined;
-function open(): { config: Config; clients: Clients } {
-  if (!session) {
-    const config = configFromEnvironment();
-    session = { config, clients: createClients(config) };
-  }
-  return session;
+/**
+ * Runs a command's work with the configuration and the clients, read and built only now: --help
+ * and usage errors need neither a valid .env nor a stack. An error ends the process (failureOf).
+ */
+function withImages<T>(work: (config: Config, clients: Clients) => Promise<T>): Promise<T> {
+  const config = configFromEnvironment();
+  return withClients(
+    config,
+    (error) => failureOf(error, config),
+    (clients) => work(config, clients),
+  );
 }
 
 function print(json: boolean, data: unknown, text: () => string): void {
@@ -129,33 +132,36 @@ program
       cursor?: string;
       json?: boolean;
     }) => {
-      const { config, clients } = open();
-      const items: ImageItem[] = [];
-      let scannedCount = 0;
-      let cursor = opts.cursor;
-      // The query pages hold at most MAX_PAGE_SIZE; a larger --limit reads several.
-      do {
-        const page = await listImages(config, clients, {
-          sort: opts.sort,
-          ...(opts.since && { since: opts.since }),
-          ...(opts.until && { until: opts.until }),
-          ...(opts.status && { status: opts.status }),
-          limit: Math.min(opts.limit - items.length, MAX_PAGE_SIZE),
-          ...(cursor && { cursor }),
-        });
-        items.push(...page.items);
-        scannedCount += page.scannedCount;
-        cursor = page.nextCursor;
-      } while (cursor && items.length < opts.limit);
+      return withImages(async (config, clients) => {
+        const items: ImageItem[] = [];
+        let scannedCount = 0;
+        let cursor = opts.cursor;
+        // The query pages hold at most MAX_PAGE_SIZE; a larger --limit reads several.
+        do {
+          const page = await listImages(config, clients, {
+            sort: opts.sort,
+            ...(opts.since && { since: opts.since }),
+            ...(opts.until && { until: opts.until }),
+            ...(opts.status && { status: opts.status }),
+            limit: Math.min(opts.limit - items.length, MAX_PAGE_SIZE),
+            ...(cursor && { cursor }),
+          });
+          items.push(...page.items);
+          scannedCount += page.scannedCount;
+          cursor = page.nextCursor;
+        } while (cursor && items.length < opts.limit);
 
-      print(opts.json === true, { items, ...(cursor && { nextCursor: cursor }), scannedCount }, () => {
-        const taken = opts.sort === "taken";
-        const index = taken ? config.names.takenDateIndex : config.names.uploadDateIndex;
-        const order = taken ? "latest taken first (images without a taken date are not in this order)" : "newest first";
-        const summary = `${items.length} image(s), ${order}; Query on index ${index} read ${scannedCount} entries.`;
-        const more = cursor ? `\nMore: the same command with --cursor ${cursor}` : "";
-        const table = formatImageTable(items, taken ? { taken: true } : {});
-        return items.length === 0 ? `No images match.${more}` : `${table}\n${summary}${more}`;
+        print(opts.json === true, { items, ...(cursor && { nextCursor: cursor }), scannedCount }, () => {
+          const taken = opts.sort === "taken";
+          const index = taken ? config.names.takenDateIndex : config.names.uploadDateIndex;
+          const order = taken
+            ? "latest taken first (images without a taken date are not in this order)"
+            : "newest first";
+          const summary = `${items.length} image(s), ${order}; Query on index ${index} read ${scannedCount} entries.`;
+          const more = cursor ? `\nMore: the same command with --cursor ${cursor}` : "";
+          const table = formatImageTable(items, taken ? { taken: true } : {});
+          return items.length === 0 ? `No images match.${more}` : `${table}\n${summary}${more}`;
+        });
       });
     },
   );
@@ -168,10 +174,11 @@ program
   .option("--deleted", "also show a deleted image's tombstone (its original is gone)")
   .option("--json", "print JSON: { item, urls }")
   .action(async (image: string, opts: { expires: number; deleted?: boolean; json?: boolean }) => {
-    const { config, clients } = open();
-    const item = await resolveImage(config, clients, image, { includeDeleted: opts.deleted === true });
-    const urls = await presignImageUrls(config, clients, item, opts.expires);
-    print(opts.json === true, { item, urls }, () => formatImageDetail(item, urls));
+    return withImages(async (config, clients) => {
+      const item = await resolveImage(config, clients, image, { includeDeleted: opts.deleted === true });
+      const urls = await presignImageUrls(config, clients, item, opts.expires);
+      print(opts.json === true, { item, urls }, () => formatImageDetail(item, urls));
+    });
   });
 
 program
@@ -186,32 +193,33 @@ program
   .option("--deleted", "also list tombstones of deleted images (hidden by default)")
   .option("--json", "print JSON: { method, table, scannedCount, matchedCount, complete, items }")
   .action(async (text: string, opts: { limit: number; deleted?: boolean; json?: boolean }) => {
-    const { config, clients } = open();
-    const table = config.names.table;
-    // A thumbnail URL or key holds the imageId: then one GetItem answers, no Scan needed.
-    const id = /[0-9a-f]{32}/.exec(text)?.[0];
-    const found = id ? await getImageItem(clients, config.names, id) : undefined;
-    const byId = found && (opts.deleted || found.status !== ImageStatus.Deleted) ? found : undefined;
-    if (byId) {
-      print(
-        opts.json === true,
-        { method: "get", table, scannedCount: 1, matchedCount: 1, complete: true, items: [byId] },
-        () => `${formatImageTable([byId])}\nAnswered by GetItem on imageId ${id} (no Scan).`,
-      );
-      return;
-    }
-    const result = await scanImages(config, clients, {
-      text,
-      limit: opts.limit,
-      ...(opts.deleted && { includeDeleted: true }),
-    });
-    print(opts.json === true, { method: "scan", table, ...result }, () => {
-      const read = `Scan of table ${table} (no index answers this): read ${result.scannedCount} item(s)${result.complete ? "" : ", stopped early"}; ${result.matchedCount} matched.`;
-      const cut =
-        result.matchedCount > result.items.length ? ` Showing ${result.items.length}: raise --limit for more.` : "";
-      return result.items.length === 0
-        ? `No images match "${escapeTerminal(text)}".\n${read}`
-        : `${formatImageTable(result.items)}\n${read}${cut}`;
+    return withImages(async (config, clients) => {
+      const table = config.names.table;
+      // A thumbnail URL or key holds the imageId: then one GetItem answers, no Scan needed.
+      const id = /[0-9a-f]{32}/.exec(text)?.[0];
+      const found = id ? await getImageItem(clients, config.names, id) : undefined;
+      const byId = found && (opts.deleted || found.status !== ImageStatus.Deleted) ? found : undefined;
+      if (byId) {
+        print(
+          opts.json === true,
+          { method: "get", table, scannedCount: 1, matchedCount: 1, complete: true, items: [byId] },
+          () => `${formatImageTable([byId])}\nAnswered by GetItem on imageId ${id} (no Scan).`,
+        );
+        return;
+      }
+      const result = await scanImages(config, clients, {
+        text,
+        limit: opts.limit,
+        ...(opts.deleted && { includeDeleted: true }),
+      });
+      print(opts.json === true, { method: "scan", table, ...result }, () => {
+        const read = `Scan of table ${table} (no index answers this): read ${result.scannedCount} item(s)${result.complete ? "" : ", stopped early"}; ${result.matchedCount} matched.`;
+        const cut =
+          result.matchedCount > result.items.length ? ` Showing ${result.items.length}: raise --limit for more.` : "";
+        return result.items.length === 0
+          ? `No images match "${escapeTerminal(text)}".\n${read}`
+          : `${formatImageTable(result.items)}\n${read}${cut}`;
+      });
     });
   });
 
@@ -222,21 +230,22 @@ program
   .option("-y, --yes", "do not ask for confirmation (required when not on a terminal)")
   .option("--json", "print JSON: { imageId, original, thumbnails }")
   .action(async (image: string, opts: { yes?: boolean; json?: boolean }) => {
-    const { config, clients } = open();
-    const item = await resolveImage(config, clients, image);
-    if (!opts.yes) {
-      if (!process.stdin.isTTY) throw new UsageError("Refusing to delete without confirmation: pass --yes.");
-      const count = item.thumbnails?.length ?? 0;
-      const yes = await confirm(
-        `Delete ${escapeTerminal(item.name)} (s3://${escapeTerminal(`${item.bucket}/${item.key}`)}, ${count} thumbnail(s) and its item) on ${describeTarget(config)}?`,
-      );
-      if (!yes) {
-        console.log("Nothing deleted.");
-        return;
+    return withImages(async (config, clients) => {
+      const item = await resolveImage(config, clients, image);
+      if (!opts.yes) {
+        if (!process.stdin.isTTY) throw new UsageError("Refusing to delete without confirmation: pass --yes.");
+        const count = item.thumbnails?.length ?? 0;
+        const yes = await confirm(
+          `Delete ${escapeTerminal(item.name)} (s3://${escapeTerminal(`${item.bucket}/${item.key}`)}, ${count} thumbnail(s) and its item) on ${describeTarget(config)}?`,
+        );
+        if (!yes) {
+          console.log("Nothing deleted.");
+          return;
+        }
       }
-    }
-    const result = await deleteImage(config, clients, item);
-    print(opts.json === true, result, () => formatDeleted(result, item.name));
+      const result = await deleteImage(config, clients, item);
+      print(opts.json === true, result, () => formatDeleted(result, item.name));
+    });
   });
 
 program
@@ -258,43 +267,44 @@ program
   .action(async (images: string[], opts: { failed?: boolean; wait?: boolean; timeout: number; json?: boolean }) => {
     if ((opts.failed === true) === images.length > 0)
       throw new UsageError("Give either images to reprocess or --failed.");
-    const { config, clients } = open();
-    // Resolve everything before queueing anything: a typo must not leave half the list queued.
-    const items = opts.failed
-      ? await failedImages(config, clients)
-      : await Promise.all(images.map((image) => resolveImage(config, clients, image)));
-    if (items.length === 0) {
-      print(opts.json === true, { outcomes: [] }, () => "No FAILED images: nothing to reprocess.");
-      return;
-    }
-    const outcomes = await reprocessImages(config, clients, items);
-    const notQueued = outcomes.filter((o) => o.result !== "queued").length;
-    if (notQueued > 0) process.exitCode = Exit.Error;
-    if (!opts.wait) {
-      print(opts.json === true, { outcomes }, () => {
-        const queued = outcomes.length - notQueued;
-        const hint =
-          notQueued > 0 ? "\nAn image whose original is gone can be removed with `npm run images -- delete`." : "";
-        return `${formatReprocessed(outcomes)}\n${queued} queued on ${config.names.queue}, ${notQueued} not queued.${hint}`;
-      });
-      return;
-    }
-    const queued = items.filter((item) => outcomes.some((o) => o.imageId === item.imageId && o.result === "queued"));
-    const after = await waitForReprocessing(config, clients, queued, opts.timeout * 1000);
-    const done = after.filter((item): item is ImageItem => item !== undefined);
-    const failed = done.filter((item) => item.status === ImageStatus.Failed).length;
-    const timedOut = after.length - done.length;
-    if (failed + timedOut + notQueued > 0) process.exitCode = Exit.Error;
-    print(opts.json === true, { outcomes, items: done }, () =>
-      [
-        formatReprocessed(outcomes),
-        done.length > 0 ? `\n${formatImageTable(done)}` : "",
-        `${done.length - failed} processed, ${failed} failed, ${timedOut} timed out` +
-          `${timedOut > 0 ? " (is the worker running? npm start)" : ""}, ${notQueued} not queued.`,
-      ]
-        .filter(Boolean)
-        .join("\n"),
-    );
+    return withImages(async (config, clients) => {
+      // Resolve everything before queueing anything: a typo must not leave half the list queued.
+      const items = opts.failed
+        ? await failedImages(config, clients)
+        : await Promise.all(images.map((image) => resolveImage(config, clients, image)));
+      if (items.length === 0) {
+        print(opts.json === true, { outcomes: [] }, () => "No FAILED images: nothing to reprocess.");
+        return;
+      }
+      const outcomes = await reprocessImages(config, clients, items);
+      const notQueued = outcomes.filter((o) => o.result !== "queued").length;
+      if (notQueued > 0) process.exitCode = Exit.Error;
+      if (!opts.wait) {
+        print(opts.json === true, { outcomes }, () => {
+          const queued = outcomes.length - notQueued;
+          const hint =
+            notQueued > 0 ? "\nAn image whose original is gone can be removed with `npm run images -- delete`." : "";
+          return `${formatReprocessed(outcomes)}\n${queued} queued on ${config.names.queue}, ${notQueued} not queued.${hint}`;
+        });
+        return;
+      }
+      const queued = items.filter((item) => outcomes.some((o) => o.imageId === item.imageId && o.result === "queued"));
+      const after = await waitForReprocessing(config, clients, queued, opts.timeout * 1000);
+      const done = after.filter((item): item is ImageItem => item !== undefined);
+      const failed = done.filter((item) => item.status === ImageStatus.Failed).length;
+      const timedOut = after.length - done.length;
+      if (failed + timedOut + notQueued > 0) process.exitCode = Exit.Error;
+      print(opts.json === true, { outcomes, items: done }, () =>
+        [
+          formatReprocessed(outcomes),
+          done.length > 0 ? `\n${formatImageTable(done)}` : "",
+          `${done.length - failed} processed, ${failed} failed, ${timedOut} timed out` +
+            `${timedOut > 0 ? " (is the worker running? npm start)" : ""}, ${notQueued} not queued.`,
+        ]
+          .filter(Boolean)
+          .join("\n"),
+      );
+    });
   });
 
 program
@@ -316,9 +326,10 @@ program
   )
   .option("--json", "print JSON: { dryRun, listed, counts, actions }")
   .action(async (opts: { dryRun?: boolean; verbose?: boolean; grace: number; json?: boolean }) => {
-    const { config, clients } = open();
-    const report = await reconcile(config, clients, { dryRun: opts.dryRun === true, graceSeconds: opts.grace });
-    print(opts.json === true, report, () => formatReconciled(report, describeTarget(config), opts.verbose === true));
+    return withImages(async (config, clients) => {
+      const report = await reconcile(config, clients, { dryRun: opts.dryRun === true, graceSeconds: opts.grace });
+      print(opts.json === true, report, () => formatReconciled(report, describeTarget(config), opts.verbose === true));
+    });
   });
 
 /** The items once processed again (a new processedAt), or undefined where the timeout came first. */
@@ -342,42 +353,34 @@ async function waitForReprocessing(
   );
 }
 
-function exitCodeFor(error: unknown): number {
-  // Commander has printed its own message (or the help) already.
-  if (error instanceof CommanderError) return error.exitCode === 0 ? Exit.Ok : Exit.Usage;
-  const say = (message: string) => process.stderr.write(`error: ${escapeTerminalLines(message)}\n`);
+/** The one line (or two, with the usage hint) an error ends the command with, and its exit code. */
+function failureOf(error: unknown, config?: Config): Failure {
+  const say = (message: string, exitCode: Exit = Exit.Error) => ({ message: `error: ${message}`, exitCode });
   if (error instanceof UsageError || error instanceof InvalidQueryError) {
-    say(`${error.message}\n(add --help for usage)`);
-    return Exit.Usage;
+    return say(`${error.message}\n(add --help for usage)`, Exit.Usage);
   }
-  if (error instanceof NotFoundError) {
-    say(error.message);
-    return Exit.NotFound;
-  }
-  if (error instanceof MissingResourceError || error instanceof MissingIndexError) {
-    say(error.message);
-    return Exit.Error;
-  }
-  const target = session ? describeTarget(session.config) : "the endpoint";
+  if (error instanceof NotFoundError) return say(error.message, Exit.NotFound);
+  if (error instanceof MissingResourceError || error instanceof MissingIndexError) return say(error.message);
+  const target = config ? describeTarget(config) : "the endpoint";
   const name = (error as { name?: string })?.name;
-  if (session && name === "ResourceNotFoundException") {
-    say(
-      `Table ${session.config.names.table} does not exist on ${target}: check TABLE_NAME, or run \`npm run bootstrap\`.`,
+  if (config && name === "ResourceNotFoundException") {
+    return say(
+      `Table ${config.names.table} does not exist on ${target}: check TABLE_NAME, or run \`npm run bootstrap\`.`,
     );
-    return Exit.Error;
   }
   if (name === "NoSuchBucket") {
-    say(`${errorMessage(error)} (on ${target}): check NAME_PREFIX, or run \`npm run bootstrap\`.`);
-    return Exit.Error;
+    return say(`${errorMessage(error)} (on ${target}): check NAME_PREFIX, or run \`npm run bootstrap\`.`);
   }
-  say(explainConnectionError(error, target) ?? errorMessage(error));
-  return Exit.Error;
+  return say(explainConnectionError(error, target) ?? errorMessage(error));
 }
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  process.exitCode = exitCodeFor(error);
-} finally {
-  if (session) destroyClients(session.clients);
+  // Commander has printed its own message (or the help) already.
+  if (error instanceof CommanderError) process.exitCode = error.exitCode === 0 ? Exit.Ok : Exit.Usage;
+  else {
+    const { message, exitCode } = failureOf(error);
+    fail(message, exitCode);
+  }
 }

@@ -5,14 +5,14 @@ import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { SingleBar } from "cli-progress";
 import pLimit from "p-limit";
 import { z } from "zod";
-import { createClients, destroyClients } from "../aws/clients.ts";
+import type { Clients } from "../aws/clients.ts";
 import { describeTarget } from "../config.ts";
 import { escapeTerminal, formatBytes } from "../format.ts";
 import { pollUntil } from "../poll.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../store/metadata.ts";
 import { formatTable } from "../table.ts";
 import { command, parseCommand, positiveNumber, wholeNumber } from "./command.ts";
-import { configFromEnvironment, explainConnectionError, fail } from "./env.ts";
+import { configFromEnvironment, fail, withClients } from "./env.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   ".jpg": "image/jpeg",
@@ -37,7 +37,6 @@ const values = parseCommand(
 const [folder] = values.args;
 const timeoutMs = values.timeout * 1000;
 const config = configFromEnvironment();
-const clients = createClients(config);
 
 const files = (await readdir(folder).catch(() => fail(`No such folder: ${folder}`)))
   .filter((name) => !name.startsWith(".") && CONTENT_TYPES[path.extname(name).toLowerCase()])
@@ -47,8 +46,6 @@ if (files.length === 0) fail(`No images in ${folder}/ (looked for ${Object.keys(
 console.log(
   `Uploading ${files.length} images from ${escapeTerminal(folder)}/ to s3://${config.names.uploadsBucket}/${config.uploadPrefix} on ${describeTarget(config)}`,
 );
-const bar = new SingleBar({ format: "{phase} [{bar}] {value}/{total}", hideCursor: true, noTTYOutput: false });
-bar.start(files.length * 2, 0, { phase: "upload " });
 
 interface Upload {
   name: string;
@@ -59,10 +56,22 @@ interface Upload {
   error?: string;
 }
 
-const limit = pLimit(values.concurrency);
-let uploads: Upload[];
-try {
-  uploads = await Promise.all(
+const bar = new SingleBar({ format: "{phase} [{bar}] {value}/{total}", hideCursor: true, noTTYOutput: false });
+bar.start(files.length * 2, 0, { phase: "upload " });
+const uploads = await withClients(config, "Upload failed", async (clients) => {
+  try {
+    const uploads = await upload(clients);
+    bar.update({ phase: "process" });
+    await waitForResults(clients, uploads);
+    return uploads;
+  } finally {
+    bar.stop();
+  }
+});
+
+async function upload(clients: Clients): Promise<Upload[]> {
+  const limit = pLimit(values.concurrency);
+  return Promise.all(
     files.map((name) =>
       limit(async () => {
         const file = path.join(folder, name);
@@ -82,35 +91,30 @@ try {
       }),
     ),
   );
-} catch (error) {
-  bar.stop();
-  destroyClients(clients);
-  fail(explainConnectionError(error, describeTarget(config)) ?? `Upload failed: ${(error as Error).message}`);
 }
-bar.update({ phase: "process" });
 
-// The worker writes one item per upload; wait for an item newer than our upload.
-const deadline = Date.now() + timeoutMs;
-await Promise.all(
-  uploads.map(async (upload) => {
-    const imageId = imageIdFor(config.names.uploadsBucket, upload.key);
-    const item = await pollUntil(
-      async () => {
-        const found = await getImageItem(clients, config.names, imageId);
-        return found && Date.parse(found.processedAt) >= upload.uploadedAt - 1000 ? found : undefined;
-      },
-      { deadline, intervalMs: 250 },
-    );
-    if (!item) {
-      upload.error = "timed out: is the worker running (npm start)?";
-      return;
-    }
-    upload.item = item;
-    bar.increment();
-  }),
-);
-bar.stop();
-destroyClients(clients);
+/** The worker writes one item per upload: waits for an item newer than each upload. */
+async function waitForResults(clients: Clients, uploads: Upload[]): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  await Promise.all(
+    uploads.map(async (upload) => {
+      const imageId = imageIdFor(config.names.uploadsBucket, upload.key);
+      const item = await pollUntil(
+        async () => {
+          const found = await getImageItem(clients, config.names, imageId);
+          return found && Date.parse(found.processedAt) >= upload.uploadedAt - 1000 ? found : undefined;
+        },
+        { deadline, intervalMs: 250 },
+      );
+      if (!item) {
+        upload.error = "timed out: is the worker running (npm start)?";
+        return;
+      }
+      upload.item = item;
+      bar.increment();
+    }),
+  );
+}
 
 const rows = uploads.map((u) => {
   const item = u.item;

@@ -30,6 +30,16 @@ export function destroyDeployClients(clients: DeployClients): void {
   for (const client of Object.values(clients)) client.destroy();
 }
 
+/** Builds the control-plane clients for `config`, runs `work` with them and always destroys them. */
+export async function withDeployClients<T>(config: Config, work: (deploy: DeployClients) => Promise<T>): Promise<T> {
+  const deploy = createDeployClients(config);
+  try {
+    return await work(deploy);
+  } finally {
+    destroyDeployClients(deploy);
+  }
+}
+
 /** True when the SDK can find credentials, without calling any AWS API. */
 export async function hasCredentials(clients: DeployClients): Promise<boolean> {
   try {
