@@ -11,7 +11,7 @@ import { escapeTerminal, formatBytes } from "../format.ts";
 import { pollUntil } from "../poll.ts";
 import { getImageItem, type ImageItem, imageIdFor } from "../store/metadata.ts";
 import { formatTable } from "../table.ts";
-import { command, parseCommand, positiveNumber, wholeNumber } from "./command.ts";
+import { command, Exit, parseCommand, positiveNumber, wholeNumber } from "./command.ts";
 import { configFromEnvironment, fail, withClients } from "./env.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -38,7 +38,7 @@ const [folder] = values.args;
 const timeoutMs = values.timeout * 1000;
 const config = configFromEnvironment();
 
-const files = (await readdir(folder).catch(() => fail(`No such folder: ${folder}`)))
+const files = (await readdir(folder).catch(() => fail(`No such folder: ${folder}`, Exit.NotFound)))
   .filter((name) => !name.startsWith(".") && CONTENT_TYPES[path.extname(name).toLowerCase()])
   .sort();
 if (files.length === 0) fail(`No images in ${folder}/ (looked for ${Object.keys(CONTENT_TYPES).join(" ")})`);
