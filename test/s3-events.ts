@@ -1,7 +1,7 @@
 // A factory of S3 event notification messages, for tests that decide the order of events
 // themselves instead of waiting for the stack to send them.
 import type { S3Event } from "aws-lambda";
-import { encodeS3Key } from "../src/pipeline/events.ts";
+import { s3EventMessage } from "../src/pipeline/events.ts";
 
 export interface S3EventOptions {
   bucket: string;
@@ -15,39 +15,24 @@ export interface S3EventOptions {
   configurationId?: string;
 }
 
-/** One message body as S3 sends it to SQS: one record, key form-encoded. */
+/** One message body as S3 sends it to SQS: one record, key form-encoded (the project's builder, test defaults). */
 export function s3Event(options: S3EventOptions): S3Event {
   const eventName = options.eventName ?? "ObjectCreated:Put";
   const removed = eventName.startsWith("ObjectRemoved:");
-  return {
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        awsRegion: "us-east-1",
-        eventTime: options.eventTime ?? new Date().toISOString(),
-        eventName,
-        userIdentity: { principalId: "TEST" },
-        requestParameters: { sourceIPAddress: "127.0.0.1" },
-        responseElements: { "x-amz-request-id": "test", "x-amz-id-2": "test" },
-        s3: {
-          s3SchemaVersion: "1.0",
-          configurationId: options.configurationId ?? "test",
-          bucket: {
-            name: options.bucket,
-            ownerIdentity: { principalId: "TEST" },
-            arn: `arn:aws:s3:::${options.bucket}`,
-          },
-          // S3 sends neither size nor eTag for a removal.
-          object: {
-            key: encodeS3Key(options.key),
-            sequencer: options.sequencer,
-            ...(!removed && { size: options.size ?? 0, eTag: options.eTag ?? "" }),
-          } as S3Event["Records"][number]["s3"]["object"],
-        },
-      },
-    ],
-  };
+  return s3EventMessage({
+    bucket: options.bucket,
+    key: options.key,
+    eventName,
+    eventTime: options.eventTime ?? new Date().toISOString(),
+    region: "us-east-1",
+    // S3 sends neither size nor eTag for a removal.
+    object: { sequencer: options.sequencer, ...(!removed && { size: options.size ?? 0, eTag: options.eTag ?? "" }) },
+    configurationId: options.configurationId ?? "test",
+    principalId: "TEST",
+    ownerId: "TEST",
+    requestId: "test",
+    hostId: "test",
+  });
 }
 
 /** Sequencers as S3 makes them: 18 hex digits, growing per key. `sequencerAt(1) < sequencerAt(2)`. */

@@ -1,23 +1,23 @@
+import type { S3EventRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { PermanentError } from "../../src/errors.ts";
 import { decodeS3Key, encodeS3Key, normalizeSequencer, parseMessageBody } from "../../src/pipeline/events.ts";
+import { s3Event as s3EventFor } from "../s3-events.ts";
 
-function s3Event(rawKey: string, extra: Record<string, unknown> = {}) {
-  return JSON.stringify({
-    Records: [
-      {
-        eventVersion: "2.1",
-        eventSource: "aws:s3",
-        eventName: "ObjectCreated:Put",
-        eventTime: "2026-11-22T10:00:00.000Z",
-        s3: {
-          bucket: { name: "uploads-bucket" },
-          object: { key: rawKey, size: 1234, eTag: "abc123", sequencer: "0055AED6DCD90281E5" },
-        },
-        ...extra,
-      },
-    ],
+/** The message S3 sends for one object, with `rawKey` in the record as given (form-encoded as S3 writes it). */
+function s3Event(rawKey: string, extra: { eventName?: string } = {}): string {
+  const event = s3EventFor({
+    bucket: "uploads-bucket",
+    key: "",
+    ...extra,
+    eventTime: "2026-11-22T10:00:00.000Z",
+    size: 1234,
+    eTag: "abc123",
+    sequencer: "0055AED6DCD90281E5",
   });
+  // The key stays exactly as written here, so that decoding is tested on S3's own spelling.
+  (event.Records[0] as S3EventRecord).s3.object.key = rawKey;
+  return JSON.stringify(event);
 }
 
 describe("parseMessageBody", () => {
