@@ -14,12 +14,12 @@ import {
   MAX_OBJECT_BYTES,
   postLarge,
   putLarge,
-  S3RequestError,
   type UploadHooks,
 } from "./large-put.ts";
 import { NotificationConfigError, type NotificationHub } from "./notifications.ts";
 import { checkPostPolicy, checkPresignedExpiry, isBrowserUpload, type PolicyVerifier } from "./post-policy.ts";
 import { objectResponseHeaders } from "./response-headers.ts";
+import { S3RequestError } from "./s3-request-error.ts";
 import { handleSqsQuery, isSqsQueryRequest } from "./sqs-query.ts";
 
 export interface EdgeBackends {

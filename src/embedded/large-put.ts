@@ -9,6 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import busboy from "busboy";
 import { type LengthRange, lengthLimit } from "./post-policy.ts";
+import { S3RequestError } from "./s3-request-error.ts";
 
 /**
  * fauxqs refuses request bodies over 11 MiB (its HTTP server's body limit), while S3 takes
@@ -25,20 +26,6 @@ export const MAX_OBJECT_BYTES = 512 * 1024 * 1024;
 const PART_SIZE = 8 * 1024 * 1024;
 /** S3 substitutes the uploaded file's name for this in a POST's key field. */
 const FILENAME_PLACEHOLDER = ["$", "{filename}"].join("");
-
-/** An error S3 would answer with its own code and status, e.g. 400 EntityTooLarge. */
-export class S3RequestError extends Error {
-  override name = "S3RequestError";
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    /** More elements of S3's <Error>, e.g. MaxSizeAllowed. */
-    readonly extra: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
 /** https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html: status 400. */
 export function entityTooLarge(size: number): S3RequestError {

@@ -2,7 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import { Transform, type TransformCallback } from "node:stream";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { S3RequestError } from "./large-put.ts";
+import { S3RequestError } from "./s3-request-error.ts";
 
 /**
  * A browser-based upload (S3's POST Object): multipart/form-data POSTed to a bucket, of any size.
