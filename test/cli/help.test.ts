@@ -1,10 +1,12 @@
 // Every npm script answers `-- --help` with its usage and exit code 0, and starts nothing:
 // a worker, gallery or stack that started instead would never exit and time the run out.
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import pLimit from "p-limit";
-import { describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 
 const root = path.resolve(import.meta.dirname, "../..");
 // All but `check`, which chains lint, format:check and typecheck before `npm test --help`:
@@ -13,6 +15,36 @@ const scripts = Object.keys(
   (JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts,
 ).filter((s) => s !== "check");
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+/** The tools' own scripts: every other script is one of the project's commands. */
+const TOOLS = ["test", "lint", "format", "format:check", "typecheck", "check"];
+const commands = scripts.filter((s) => !TOOLS.includes(s));
+
+// Where a command that started something would go: its endpoint, the embedded stack's and the
+// gallery's ports all point at a listener of its own, which holds the port (so a server could
+// not bind it) and counts who connects; its DATA_DIR must stay empty.
+interface Trap {
+  port: number;
+  connections: number;
+}
+const servers = await Promise.all(
+  scripts.map(async (script) => {
+    const trap: Trap = { port: 0, connections: 0 };
+    const server = createServer((socket) => {
+      trap.connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    trap.port = (server.address() as { port: number }).port;
+    return { script, trap, server };
+  }),
+);
+const traps = new Map(servers.map(({ script, trap }) => [script, trap]));
+const scratch = mkdtempSync(path.join(tmpdir(), "help-"));
+afterAll(() => {
+  for (const { server } of servers) server.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+const dataDir = (script: string) => path.join(scratch, script.replace(/\W/g, "_"));
 
 interface Run {
   code: number | string;
@@ -20,8 +52,9 @@ interface Run {
   stderr: string;
 }
 
-/** `npm run <script> -- --help` with no stack, no .env values and nowhere to connect to. */
+/** `npm run <script> -- --help` with no stack, no .env values, and nothing but its trap to connect to. */
 function help(script: string, timeout: number): Promise<Run> {
+  const trap = traps.get(script) as Trap;
   return new Promise((resolve) => {
     execFile(
       npm,
@@ -34,6 +67,10 @@ function help(script: string, timeout: number): Promise<Run> {
         env: {
           PATH: `${path.join(root, "node_modules/.bin")}${path.delimiter}${process.env.PATH}`,
           HOME: process.env.HOME ?? root,
+          AWS_ENDPOINT_URL: `http://127.0.0.1:${trap.port}`,
+          EMBEDDED_PORT: String(trap.port),
+          WEB_PORT: String(trap.port),
+          DATA_DIR: dataDir(script),
         },
       },
       (error, stdout, stderr) => {
@@ -66,4 +103,24 @@ describe("npm run <script> -- --help", () => {
       expect(run.stdout, script).toContain("Exit codes: 0 ok, 1 error");
     }
   });
+
+  test.each(commands)(
+    "%s lists its options and exit codes, and starts nothing",
+    { timeout: 300_000 },
+    async (script) => {
+      const run = await (runs.get(script) as Promise<Run>);
+      expect(run.stdout).toContain(`Usage: npm run ${script} --`);
+      expect(run.stdout).toContain("Options:");
+      expect(run.stdout).toContain("-h, --help");
+      expect(run.stdout).toContain("Exit codes: 0 ok, 1 error");
+      expect(traps.get(script)?.connections, `${script} connected to the endpoint`).toBe(0);
+      let written: string[] = [];
+      try {
+        written = readdirSync(dataDir(script), { recursive: true }).map(String);
+      } catch {
+        // Not even created: nothing written.
+      }
+      expect(written, `${script} wrote under DATA_DIR`).toEqual([]);
+    },
+  );
 });
