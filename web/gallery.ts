@@ -46,6 +46,7 @@ const STATIC_FILES = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
   "/app.js": { file: "app.js", type: SCRIPT },
   "/js/cards.js": { file: "js/cards.js", type: SCRIPT },
+  "/js/format.js": { file: "js/format.js", type: SCRIPT },
   "/js/helpers.js": { file: "js/helpers.js", type: SCRIPT },
   "/js/list.js": { file: "js/list.js", type: SCRIPT },
   "/js/live.js": { file: "js/live.js", type: SCRIPT },

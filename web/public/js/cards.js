@@ -1,20 +1,16 @@
 // One card per image: rendering, and keeping the grid in the list's order as images come and go.
 import {
-  $,
   dimensions,
-  el,
   formatBytes,
   formatDuration,
   formatName,
   fullDate,
   isLight,
-  isSafeUrl,
   localDayEnd,
   localDayStart,
-  svgIcon,
   timeAgo,
-  WARNING_ICON,
-} from "./helpers.js";
+} from "./format.js";
+import { $, el, isSafeUrl, svgIcon, WARNING_ICON } from "./helpers.js";
 import { openPreview } from "./preview.js";
 import { grid, state } from "./state.js";
 

@@ -1,6 +1,7 @@
 // The list: the filter form, and pages from /api/images as the end of the grid comes into view.
 import { renderCard, updateEmpty } from "./cards.js";
-import { $, api, localDayEnd, localDayStart } from "./helpers.js";
+import { localDayEnd, localDayStart } from "./format.js";
+import { $, api } from "./helpers.js";
 import { filters, grid, loadMore, state } from "./state.js";
 
 async function loadPage() {

@@ -1,19 +1,7 @@
 // The preview dialog: a larger image with all its metadata; ← → step through the grid.
 import { takenDate, thumbnailImage } from "./cards.js";
-import {
-  $,
-  api,
-  dimensions,
-  el,
-  formatBytes,
-  formatDuration,
-  formatName,
-  fullDate,
-  isSafeUrl,
-  svgIcon,
-  toast,
-  WARNING_ICON,
-} from "./helpers.js";
+import { dimensions, formatBytes, formatDuration, formatName, fullDate } from "./format.js";
+import { $, api, el, isSafeUrl, svgIcon, toast, WARNING_ICON } from "./helpers.js";
 import { dialog, grid, state } from "./state.js";
 
 function exposure(capture) {

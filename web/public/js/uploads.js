@@ -1,7 +1,8 @@
 // Uploads from the file input or a drop: a ticket from /api/uploads, then a presigned POST straight
 // to S3, with progress on the card.
 import { updateEmpty } from "./cards.js";
-import { $, api, el, formatBytes, svgIcon, toast, WARNING_ICON } from "./helpers.js";
+import { formatBytes } from "./format.js";
+import { $, api, el, svgIcon, toast, WARNING_ICON } from "./helpers.js";
 import { fileInput, grid, state } from "./state.js";
 
 const EXTENSION_TYPES = {
