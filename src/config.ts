@@ -248,7 +248,7 @@ export function loadConfig(env: Env = process.env): Config {
       // work: one image more than there are cores keeps every core busy through those waits
       // (npm run bench -- --peer, 2 cores: project ÷ original 1.30 with 3, 1.14 with 2, in
       // alternating runs; worker peak RSS 384 MiB over the corpus).
-      concurrency: e.WORKER_CONCURRENCY ?? Math.max(2, availableParallelism() + 1),
+      concurrency: e.WORKER_CONCURRENCY ?? availableParallelism() + 1,
       batchSize: e.WORKER_BATCH_SIZE,
       waitTimeSeconds: e.WORKER_WAIT_SECONDS,
     },
