@@ -3,6 +3,7 @@
 // the entry point reads its configuration or starts anything.
 import { Command, CommanderError } from "commander";
 import { z } from "zod";
+import { escapeTerminalLines } from "../format.ts";
 
 /** The exit codes of every command (README, "Commands"); scripts branch on them. */
 export const Exit = { Ok: 0, Error: 1, Usage: 2, NotFound: 3 } as const;
@@ -14,11 +15,22 @@ export const EXIT_CODES_HELP =
 const SETTINGS_HELP =
   "Settings come from .env and the environment (AWS_ENDPOINT_URL, NAME_PREFIX...: see .env.example).";
 
+/**
+ * Commander's output settings for every program: its error messages quote what the user typed
+ * ("unknown command '…'", "argument '…' is invalid"), so they go out through
+ * escapeTerminalLines and a control code in an argument is shown, never obeyed. Subcommands
+ * inherit this from their program.
+ */
+export const TERMINAL_SAFE_OUTPUT = {
+  outputError: (text: string, write: (text: string) => void) => write(escapeTerminalLines(text)),
+} as const;
+
 /** A command for `npm run <script> -- [options]`, with the shared help text and exit codes. */
 export function command(script: string, description: string): Command {
   return new Command(`npm run ${script} --`)
     .description(description)
     .exitOverride()
+    .configureOutput(TERMINAL_SAFE_OUTPUT)
     .showHelpAfterError("(add --help for usage)")
     .addHelpText("after", `\n${SETTINGS_HELP}\n${EXIT_CODES_HELP}`);
 }
@@ -50,7 +62,7 @@ export function parseCommand<S extends z.ZodType>(
 
 /** Ends the process with exit code 2 and a one-line reason. */
 export function usageError(message: string): never {
-  process.stderr.write(`error: ${message}\n(add --help for usage)\n`);
+  process.stderr.write(`error: ${escapeTerminalLines(message)}\n(add --help for usage)\n`);
   process.exit(Exit.Usage);
 }
 

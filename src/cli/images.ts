@@ -18,7 +18,7 @@ import {
   scanImages,
 } from "../store/query.ts";
 import { reconcile } from "../store/reconcile.ts";
-import { Exit } from "./command.ts";
+import { Exit, TERMINAL_SAFE_OUTPUT } from "./command.ts";
 import { confirm } from "./confirm.ts";
 import { configFromEnvironment, explainConnectionError, type Failure, fail, withClients } from "./env.ts";
 import {
@@ -94,6 +94,7 @@ function statusArgument(value: string): ListedStatus {
 const program = new Command("npm run images --")
   .description("Query and manage the images in the pipeline's table and buckets (AWS_ENDPOINT_URL, NAME_PREFIX...).")
   .exitOverride()
+  .configureOutput(TERMINAL_SAFE_OUTPUT)
   .showHelpAfterError("(add --help for usage)")
   .addHelpText(
     "after",

@@ -3,7 +3,7 @@
 // is `npm run pipeline -- images list`); `npm run pipeline -- --help` lists them all.
 import path from "node:path";
 import { Command, CommanderError } from "commander";
-import { EXIT_CODES_HELP, Exit } from "./command.ts";
+import { EXIT_CODES_HELP, Exit, TERMINAL_SAFE_OUTPUT } from "./command.ts";
 import { COMMANDS, type CommandName, ROOT } from "./commands.ts";
 
 const program = new Command("npm run pipeline --")
@@ -14,6 +14,7 @@ const program = new Command("npm run pipeline --")
   .enablePositionalOptions()
   .helpCommand(false)
   .exitOverride()
+  .configureOutput(TERMINAL_SAFE_OUTPUT)
   .showHelpAfterError("(add --help for usage)")
   .addHelpText("after", `\n<command> --help prints the command's own options.\n${EXIT_CODES_HELP}`);
 

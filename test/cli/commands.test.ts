@@ -44,4 +44,14 @@ describe("one program: npm run pipeline -- <command>", () => {
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/^Usage: npm run pipeline -- <command>/);
   });
+
+  it("never echoes a control code from the command line: commander's messages quote it escaped", () => {
+    const hostile = "\u001b]0;pwned\u0007\u001b[31mred\u202e";
+    for (const args of [[hostile], ["images", "list", "--sort", hostile], ["status", `--${hostile}`]]) {
+      const run = pipeline(...args);
+      expect(run.status, args.join(" ")).toBe(2);
+      expect(run.stderr).toContain("\\x1b]0;pwned\\x07\\x1b[31mred\\u202e");
+      for (const raw of ["\u001b", "\u0007", "\u202e"]) expect(run.stderr).not.toContain(raw);
+    }
+  });
 });
