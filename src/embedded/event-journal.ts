@@ -1,6 +1,7 @@
 import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import path from "node:path";
+import { z } from "zod";
 
 /** Where one recorded event goes: a queue of the bucket's notification configuration. */
 export interface EventTarget {
@@ -54,6 +55,32 @@ export class JournalWriteError extends Error {
 
 type Line = { add: RecordedEvent } | { done: number } | { high: string; next: number };
 
+const HEX = z.string().regex(/^[0-9A-F]+$/i);
+const JOURNAL_LINE: z.ZodType<Line> = z.union([
+  z.object({
+    add: z.object({
+      id: z.number().int(),
+      bucket: z.string(),
+      key: z.string(),
+      eventName: z.string(),
+      time: z.number(),
+      sequencer: HEX,
+      targets: z.array(z.object({ queueArn: z.string(), configurationId: z.string(), events: z.array(z.string()) })),
+      exact: z.boolean().optional(),
+    }),
+  }),
+  z.object({ done: z.number().int() }),
+  z.object({ high: HEX, next: z.number().int() }),
+]);
+
+/**
+ * The journal has a line that is neither an entry nor the last line cut short by a crash (a
+ * disk error, an edit by hand): starting would silently drop the events it may hold.
+ */
+export class JournalDamagedError extends Error {
+  override name = "JournalDamagedError";
+}
+
 /** Past this size, a journal with nothing left to deliver is rewritten empty. */
 const COMPACT_BYTES = 1024 * 1024;
 
@@ -101,7 +128,9 @@ export class EventJournal {
   /**
    * Opens (or creates) the journal at `file`, reads what an earlier run left undelivered and
    * rewrites the file with only that. `file` undefined: an in-memory journal.
-   * Throws the file system's error (e.g. ENOSPC, EACCES) if the file cannot be opened.
+   * Throws the file system's error (e.g. ENOSPC, EACCES) if the file cannot be opened, and
+   * JournalDamagedError (naming the file and line) for a line that is neither an entry nor
+   * the last line cut short by a crash.
    */
   static async open(file: string | undefined, openFile: OpenJournalFile = openRealFile): Promise<EventJournal> {
     if (!file) return new EventJournal(undefined, undefined, openFile, { recovered: [], high: 0n, nextId: 1, size: 0 });
@@ -247,14 +276,21 @@ function readJournal(file: string): { recovered: RecordedEvent[]; high: bigint; 
   const added = new Map<number, RecordedEvent>();
   let high = 0n;
   let nextId = 1;
-  for (const raw of text.split("\n")) {
-    let parsed: Line;
+  const lines = text.split("\n");
+  const lastLine = lines.findLastIndex((raw) => raw !== "");
+  for (const [index, raw] of lines.entries()) {
+    if (raw === "") continue;
+    let json: unknown;
     try {
-      parsed = JSON.parse(raw) as Line;
+      json = JSON.parse(raw);
     } catch {
       // A line cut short by a crash mid-write: it was never committed, so never acknowledged.
-      continue;
+      if (index === lastLine) continue;
+      throw damaged(file, index, "it is not JSON");
     }
+    const entry = JOURNAL_LINE.safeParse(json);
+    if (!entry.success) throw damaged(file, index, "it is not a journal entry");
+    const parsed = entry.data;
     if ("add" in parsed) {
       added.set(parsed.add.id, parsed.add);
       high = maxBig(high, BigInt(`0x${parsed.add.sequencer}`));
@@ -267,6 +303,13 @@ function readJournal(file: string): { recovered: RecordedEvent[]; high: bigint; 
     }
   }
   return { recovered: [...added.values()], high, nextId };
+}
+
+function damaged(file: string, index: number, why: string): JournalDamagedError {
+  return new JournalDamagedError(
+    `${file} is damaged at line ${index + 1} (${why}). Move it away to start without the events it still held, ` +
+      "then run `npm run images -- reconcile` to queue the uploads that have no item.",
+  );
 }
 
 /** Atomically replaces `file` with a header and `events`; returns the new size. */

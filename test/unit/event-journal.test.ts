@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   EventJournal,
+  JournalDamagedError,
   type JournalFile,
   JournalWriteError,
   type OpenJournalFile,
@@ -125,6 +126,27 @@ describe("the S3 event journal", () => {
     await reopened.close();
     await journal.close();
   });
+
+  it.for([
+    ["not JSON", "{not json"],
+    ["JSON of another shape", '{"add":{"id":"x"}}'],
+    ["a sequencer that is not hex", '{"high":"zz","next":3}'],
+  ] as const)(
+    "refuses to start on a damaged line (%s) in the middle, naming the file and the line",
+    async ([, bad]) => {
+      const journal = await EventJournal.open(file);
+      journal.add(event(journal, "uploads/a.jpg"));
+      await journal.commit(0);
+      await journal.close();
+      appendFileSync(file, `${bad}\n`);
+      appendFileSync(file, `${JSON.stringify({ done: 12345 })}\n`);
+      const lines = readFileSync(file, "utf8").split("\n").filter(Boolean).length;
+      await expect(EventJournal.open(file)).rejects.toThrow(
+        `${file} is damaged at line ${lines - 1} (it is not ${bad.startsWith("{not") ? "JSON" : "a journal entry"})`,
+      );
+      await expect(EventJournal.open(file)).rejects.toBeInstanceOf(JournalDamagedError);
+    },
+  );
 
   it("keeps the next events after a line cut short by a crash, when a full disk leaves no room to rewrite", async () => {
     const journal = await EventJournal.open(file);
