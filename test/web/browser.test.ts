@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { type Browser, chromium, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -254,6 +254,30 @@ describe.skipIf(!hasChromium)("gallery in a real browser (headless Chromium)", (
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(width).toBeLessThanOrEqual(390);
     await page.screenshot({ path: path.join(OUTPUT, "gallery-narrow.png") });
+    expect(problems).toEqual([]);
+  });
+
+  it("shows a name's bidi override and control characters as escapes: an .exe cannot read as .jpg", async () => {
+    // Any S3 client can store such a key; only the page's own upload tickets refuse it.
+    const name = "holiday\u202egpj.exe\u001b[2J";
+    await p.clients.s3.send(
+      new PutObjectCommand({
+        Bucket: p.config.names.uploadsBucket,
+        Key: `${p.config.uploadPrefix}${name}`,
+        Body: flower,
+        ContentType: "image/jpeg",
+      }),
+    );
+    const card = page.locator('.card[data-status="PROCESSED"]', { hasText: "holiday" });
+    await card.waitFor({ timeout: 30_000 });
+    const shown = "holiday\\u202egpj.exe\\x1b[2J";
+    expect(await card.locator(".name").textContent()).toBe(shown);
+    expect(await card.locator(".name").getAttribute("title")).toBe(shown);
+    await card.locator(".card-button").click();
+    await page.locator("dialog#preview[open]").waitFor();
+    expect(await page.locator("#preview-name").textContent()).toBe(shown);
+    expect(await page.locator("#preview-img").getAttribute("alt")).toBe(shown);
+    await page.keyboard.press("Escape");
     expect(problems).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import {
   localDayEnd,
   localDayStart,
   timeAgo,
+  visibleText,
 } from "./format.js";
 import { $, el, isSafeUrl, svgIcon, WARNING_ICON } from "./helpers.js";
 import { openPreview } from "./preview.js";
@@ -93,10 +94,17 @@ function renderCard(view) {
       ];
   const button = el(
     "button",
-    { class: "card-button", type: "button", "aria-label": `${view.name}${failed ? ", failed" : ""}: details` },
+    {
+      class: "card-button",
+      type: "button",
+      "aria-label": `${visibleText(view.name)}${failed ? ", failed" : ""}: details`,
+    },
     [
       thumb,
-      el("span", { class: "card-text" }, [el("span", { class: "name", text: view.name, title: view.name }), ...lines]),
+      el("span", { class: "card-text" }, [
+        el("span", { class: "name", text: visibleText(view.name), title: visibleText(view.name) }),
+        ...lines,
+      ]),
     ],
   );
   button.addEventListener("click", () => openPreview(view.imageId));

@@ -44,6 +44,24 @@ export function formatDuration(ms) {
 export const dimensions = (v) => (v.width && v.height ? `${v.width}×${v.height}` : "");
 export const formatName = (v) => (v.format ? v.format.toUpperCase() : "");
 
+// C0 and C1 controls, DEL, and the bidirectional formatting characters that reorder a line
+// (Unicode TR9: ALM, LRM/RLM, LRE..RLO U+202A-202E, LRI..PDI U+2066-2069): the set escapeTerminal
+// in src/format.ts escapes for the CLIs.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * A name from the data (an S3 key's last part) as the page shows it: each control or bidi
+ * formatting character as a visible escape (`\u202e`), so "photo\u202egpj.exe" cannot read as
+ * "photoexe.jpg". Keys reach S3 from any client; only the page's own upload tickets refuse them.
+ */
+export function visibleText(text) {
+  return String(text ?? "").replace(INVISIBLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
 /** Whether a #rrggbb colour is light: relative luminance (WCAG 2, sRGB) above 0.5. */
 export function isLight(hex) {
   if (!/^#[0-9a-f]{6}$/i.test(hex ?? "")) return false;

@@ -1,5 +1,6 @@
 // Live updates from /api/events: counters, images processed or removed; uploads asked after directly.
 import { removeCard, upsert } from "./cards.js";
+import { visibleText } from "./format.js";
 import { $, api, toast } from "./helpers.js";
 import { showTakenNote } from "./list.js";
 import { openPreview } from "./preview.js";
@@ -24,7 +25,7 @@ function onImage(view) {
     state.cards.get(view.imageId)?.element.remove();
     state.cards.delete(view.imageId);
     if (view.status === "FAILED")
-      toast(`${view.name} failed: ${view.errorMessage ?? view.errorCode ?? "unknown reason"}`);
+      toast(`${visibleText(view.name)} failed: ${view.errorMessage ?? view.errorCode ?? "unknown reason"}`);
   } else if (since !== undefined) {
     return;
   }

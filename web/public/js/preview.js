@@ -1,6 +1,6 @@
 // The preview dialog: a larger image with all its metadata; ← → step through the grid.
 import { takenDate, thumbnailImage } from "./cards.js";
-import { dimensions, formatBytes, formatDuration, formatName, fullDate } from "./format.js";
+import { dimensions, formatBytes, formatDuration, formatName, fullDate, visibleText } from "./format.js";
 import { $, api, el, isSafeUrl, svgIcon, toast, WARNING_ICON } from "./helpers.js";
 import { dialog, grid, state } from "./state.js";
 
@@ -35,7 +35,7 @@ async function openPreview(imageId) {
     return;
   }
   if (state.previewId !== imageId) return;
-  $("preview-name").textContent = view.name;
+  $("preview-name").textContent = visibleText(view.name);
   const holder = $("preview-img").parentElement;
   holder.style.background = /^#[0-9a-f]{6}$/i.test(view.dominantColor ?? "") ? view.dominantColor : "";
   const img = thumbnailImage(view, "(max-width: 720px) 100vw, 700px");
@@ -43,7 +43,7 @@ async function openPreview(imageId) {
     img.id = "preview-img";
     img.loading = "eager";
     img.classList.add("loaded");
-    img.alt = view.name;
+    img.alt = visibleText(view.name);
     $("preview-img").replaceWith(img);
   } else {
     // No thumbnail (the image failed): a sign instead of an empty frame.

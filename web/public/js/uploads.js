@@ -1,7 +1,7 @@
 // Uploads from the file input or a drop: a ticket from /api/uploads, then a presigned POST straight
 // to S3, with progress on the card.
 import { updateEmpty } from "./cards.js";
-import { formatBytes } from "./format.js";
+import { formatBytes, visibleText } from "./format.js";
 import { $, api, el, svgIcon, toast, WARNING_ICON } from "./helpers.js";
 import { fileInput, grid, state } from "./state.js";
 
@@ -35,7 +35,10 @@ function pendingCard(file, preview) {
   const card = el("li", { class: "card pending", "data-status": "UPLOADING" }, [
     el("div", { class: "card-button" }, [
       thumb,
-      el("span", { class: "card-text" }, [el("span", { class: "name", text: file.name, title: file.name }), status]),
+      el("span", { class: "card-text" }, [
+        el("span", { class: "name", text: visibleText(file.name), title: visibleText(file.name) }),
+        status,
+      ]),
     ]),
   ]);
   return {
@@ -94,7 +97,7 @@ async function upload(file) {
   const type = contentTypeOf(file);
   const fail = (message) => {
     ui.failed(message);
-    toast(`${file.name}: ${message}`);
+    toast(`${visibleText(file.name)}: ${message}`);
     setTimeout(() => {
       ui.card.remove();
       if (preview) URL.revokeObjectURL(preview);
