@@ -1,3 +1,20 @@
+/**
+ * A figure over its limit and the limit, as `format` writes them, for "X is over the limit of
+ * Y". When both round to the same text ("100.0 MP" over "100.0 MP"), each gets its exact count
+ * in `unit` as well, so the message still says by how much.
+ */
+export function overLimitFigures(
+  value: number,
+  limit: number,
+  format: (n: number) => string,
+  unit: string,
+): [value: string, limit: string] {
+  const [shown, limitShown] = [format(value), format(limit)];
+  if (shown !== limitShown) return [shown, limitShown];
+  const exact = (n: number) => `${n.toLocaleString("en-US")} ${unit}`;
+  return [`${shown} (${exact(value)})`, `${limitShown} (${exact(limit)})`];
+}
+
 /** A byte count for people: 512 B, 3.4 KB, 1.2 MB, 2.00 GB. */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

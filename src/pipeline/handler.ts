@@ -11,7 +11,7 @@ import type { Clients } from "../aws/clients.ts";
 import { isNotFound } from "../aws/errors.ts";
 import type { Config } from "../config.ts";
 import { ErrorCode, errorMessage, PermanentError } from "../errors.ts";
-import { formatBytes } from "../format.ts";
+import { formatBytes, overLimitFigures } from "../format.ts";
 import type { Logger } from "../logger.ts";
 import {
   adoptSequencer,
@@ -352,7 +352,8 @@ async function fetchObject(
   // Refuse before reading the body: the limit exists so a huge upload costs nothing.
   if (bytes > maxBytes) {
     await body?.transformToWebStream().cancel();
-    throw new PermanentError(ErrorCode.TooLarge, `${formatBytes(bytes)} is over the limit of ${formatBytes(maxBytes)}`);
+    const [shown, limit] = overLimitFigures(bytes, maxBytes, formatBytes, "bytes");
+    throw new PermanentError(ErrorCode.TooLarge, `${shown} is over the limit of ${limit}`);
   }
   if (!body || bytes === 0) throw new PermanentError(ErrorCode.EmptyObject, "The object is empty (0 bytes)");
   const array = await body.transformToByteArray();

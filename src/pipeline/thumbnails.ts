@@ -1,6 +1,7 @@
 import sharp, { type Metadata, type OutputInfo, type Sharp } from "sharp";
 import type { ThumbnailFormat } from "../config.ts";
 import { ErrorCode, PermanentError } from "../errors.ts";
+import { overLimitFigures } from "../format.ts";
 import { type Capture, readCapture } from "./capture.ts";
 import { decodeError } from "./decode-errors.ts";
 import { type DetectedFormat, detectFormat, formatName } from "./formats.ts";
@@ -116,9 +117,10 @@ export async function inspectImage(input: Buffer, maxPixels: number): Promise<Im
   }
   const pixels = storedWidth * storedHeight;
   if (pixels > maxPixels) {
+    const [shown, limit] = overLimitFigures(pixels, maxPixels, (n) => `${(n / 1e6).toFixed(1)} MP`, "pixels");
     throw new PermanentError(
       ErrorCode.TooManyPixels,
-      `${storedWidth}×${storedHeight} is ${(pixels / 1e6).toFixed(1)} MP, over the limit of ${(maxPixels / 1e6).toFixed(1)} MP`,
+      `${storedWidth}×${storedHeight} is ${shown}, over the limit of ${limit}`,
     );
   }
   const hevc = meta.format === "heif" && meta.compression === "hevc";

@@ -108,4 +108,10 @@ describe("makeThumbnails", () => {
     expect(error.code).toBe("TOO_MANY_PIXELS");
     expect(error.message).toContain("2000×2000");
   });
+
+  it("says by how much an image is over the pixel limit when both round to the same megapixels", async () => {
+    const error = await failure(await png(1001, 1000), { ...options, maxPixels: 1_000_000 });
+    expect(error.code).toBe("TOO_MANY_PIXELS");
+    expect(error.message).toBe("1001×1000 is 1.0 MP (1,001,000 pixels), over the limit of 1.0 MP (1,000,000 pixels)");
+  });
 });
