@@ -16,7 +16,7 @@ const program = new Command("npm run pipeline --")
   .exitOverride()
   .configureOutput(TERMINAL_SAFE_OUTPUT)
   .showHelpAfterError("(add --help for usage)")
-  .addHelpText("after", `\n<command> --help prints the command's own options.\n${EXIT_CODES_HELP}`);
+  .addHelpText("after", `\n<command> --help (or help <command>) prints the command's own options.\n${EXIT_CODES_HELP}`);
 
 let chosen: { name: CommandName; rest: string[] } | undefined;
 for (const [name, [, summary]] of Object.entries(COMMANDS)) {
@@ -32,8 +32,16 @@ for (const [name, [, summary]] of Object.entries(COMMANDS)) {
     });
 }
 
+// `help <command>` is `<command> --help`, as `npm run images -- help list` is in the images CLI
+// (commander's own help command would show only the listing's one line for it).
+const argv = [...process.argv];
+if (argv[2] === "help") {
+  const name = argv[3];
+  // An unknown name is left alone, so that it is refused as one (exit 2), not answered with help.
+  argv.splice(2, 2, ...(name === undefined ? ["--help"] : Object.hasOwn(COMMANDS, name) ? [name, "--help"] : [name]));
+}
 try {
-  program.parse(process.argv);
+  program.parse(argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? Exit.Ok : Exit.Usage);
   throw error;

@@ -45,6 +45,18 @@ describe("one program: npm run pipeline -- <command>", () => {
     expect(none.stderr).toMatch(/^Usage: npm run pipeline -- <command>/);
   });
 
+  it("help <command> is <command> --help; help alone lists the commands", () => {
+    const images = pipeline("help", "images");
+    expect(images.status).toBe(0);
+    expect(images.stdout).toMatch(/^Usage: npm run images -- \[options\] \[command\]/);
+    const alone = pipeline("help");
+    expect(alone.status).toBe(0);
+    expect(alone.stdout).toMatch(/^Usage: npm run pipeline -- <command>/);
+    const unknown = pipeline("help", "thumbnail");
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toMatch(/^error: unknown command 'thumbnail'/);
+  });
+
   it("never echoes a control code from the command line: commander's messages quote it escaped", () => {
     const hostile = "\u001b]0;pwned\u0007\u001b[31mred\u202e";
     for (const args of [[hostile], ["images", "list", "--sort", hostile], ["status", `--${hostile}`]]) {
