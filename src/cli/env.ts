@@ -31,6 +31,14 @@ export function explainConnectionError(error: unknown, endpoint: string): string
   if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|socket hang up/.test(text)) {
     return `Nothing answers at ${endpoint}. Start the stack first: \`npm start\` (embedded) or \`docker compose up\` (LocalStack).`;
   }
+  // Something else answers there (a web server, a proxy's error page): the SDK finds no AWS error
+  // in the body and says only "UnknownError", or fails to parse it as XML.
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  const { name, message } = (error ?? {}) as Error;
+  const unknown = (word: string | undefined) => word === "Unknown" || word === "UnknownError";
+  if (status !== undefined && (unknown(name) || unknown(message) || /Deserialization error/.test(text))) {
+    return `${endpoint} answered HTTP ${status}, but not as an AWS service: is AWS_ENDPOINT_URL the stack's address (\`npm start\` says it)?`;
+  }
   return undefined;
 }
 

@@ -1,4 +1,5 @@
-import { createServer } from "node:net";
+import { createServer as createHttpServer } from "node:http";
+import { type AddressInfo, createServer } from "node:net";
 import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
@@ -252,6 +253,21 @@ describe("npm run images", () => {
     expect(run.stderr.trim()).toBe(
       `error: Nothing answers at http://127.0.0.1:${port}. Start the stack first: \`npm start\` (embedded) or \`docker compose up\` (LocalStack).`,
     );
+  });
+
+  test("with something else than AWS at the endpoint, says so in one line and exits 1", async () => {
+    const web = createHttpServer((_req, res) => res.writeHead(404, { "content-type": "text/html" }).end("<h1>no</h1>"));
+    await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
+    const { port } = web.address() as AddressInfo;
+    try {
+      const run = await images(["list"], { AWS_ENDPOINT_URL: `http://127.0.0.1:${port}` });
+      expect(run.code).toBe(1);
+      expect(run.stderr.trim()).toBe(
+        `error: http://127.0.0.1:${port} answered HTTP 404, but not as an AWS service: is AWS_ENDPOINT_URL the stack's address (\`npm start\` says it)?`,
+      );
+    } finally {
+      web.close();
+    }
   });
 
   test("with no table of that name, points at TABLE_NAME and bootstrap", async () => {
