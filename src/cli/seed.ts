@@ -38,7 +38,15 @@ const [folder] = values.args;
 const timeoutMs = values.timeout * 1000;
 const config = configFromEnvironment();
 
-const files = (await readdir(folder).catch(() => fail(`No such folder: ${folder}`, Exit.NotFound)))
+const files = (
+  await readdir(folder).catch((error: NodeJS.ErrnoException) =>
+    error.code === "ENOTDIR"
+      ? fail(`Not a folder: ${folder} (seed-images uploads the images in a folder)`, Exit.Usage)
+      : error.code === "ENOENT"
+        ? fail(`No such folder: ${folder}`, Exit.NotFound)
+        : fail(`Cannot read ${folder}: ${error.message}`),
+  )
+)
   .filter((name) => !name.startsWith(".") && CONTENT_TYPES[path.extname(name).toLowerCase()])
   .sort();
 if (files.length === 0) fail(`No images in ${folder}/ (looked for ${Object.keys(CONTENT_TYPES).join(" ")})`);
