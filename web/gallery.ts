@@ -143,7 +143,9 @@ export async function createGalleryServer({ config, clients, logger, pollMs }: G
     const path = url.pathname;
     const method = req.method ?? "GET";
 
-    const file = statics.get(path);
+    // Only the exact path: the URL parser resolves dot segments (`/js/%2e%2e/app.js` is `/app.js`),
+    // which a browser never sends; such a request gets 404, not some other allowlisted file.
+    const file = req.url?.split("?")[0] === path ? statics.get(path) : undefined;
     if (file) {
       allow(method, ["GET", "HEAD"]);
       res.writeHead(200, {

@@ -1,4 +1,5 @@
 import { readdirSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/logger.ts";
@@ -332,5 +333,31 @@ describe("gallery API", () => {
     }
     const modules = readdirSync(new URL("../../web/public/js/", import.meta.url)).map((name) => `/js/${name}`);
     expect([...served].sort()).toEqual(["/app.js", ...modules].sort());
+  });
+
+  it("answers 404 to a module path with dot segments or odd encodings, even one that resolves to a module", async () => {
+    const { hostname, port } = new URL(base);
+    // fetch() would resolve the dot segments itself: send the request line as written.
+    const status = (rawPath: string) =>
+      new Promise<number | undefined>((resolve, reject) => {
+        httpGet({ host: hostname, port, path: rawPath }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        }).on("error", reject);
+      });
+    for (const rawPath of [
+      "/js/../js/cards.js",
+      "/js/%2e%2e/app.js",
+      "/js/./cards.js",
+      "/js/%2E%2E/js/cards.js",
+      "/js%2fcards.js",
+      "/%6as/cards.js",
+      "/js/cards.js%00",
+      "/js//cards.js",
+      "/js/../../package.json",
+    ]) {
+      expect(await status(rawPath), rawPath).toBe(404);
+    }
+    expect(await status("/js/cards.js?v=1")).toBe(200);
   });
 });
