@@ -9,7 +9,7 @@ import type { Clients } from "../aws/clients.ts";
 import { describeTarget } from "../config.ts";
 import { escapeTerminal, formatBytes } from "../format.ts";
 import { pollUntil } from "../poll.ts";
-import { getImageItem, type ImageItem, imageIdFor } from "../store/metadata.ts";
+import { getImageItem, type ImageItem, ImageStatus, imageIdFor } from "../store/metadata.ts";
 import { formatTable } from "../table.ts";
 import { command, Exit, parseCommand, positiveNumber, wholeNumber } from "./command.ts";
 import { configFromEnvironment, fail, withClients } from "./env.ts";
@@ -60,6 +60,8 @@ interface Upload {
   key: string;
   bytes: number;
   uploadedAt: number;
+  /** S3's ETag of what was put (no quotes): the worker skips a version it has recorded already. */
+  eTag: string | undefined;
   item?: ImageItem;
   error?: string;
 }
@@ -86,7 +88,7 @@ async function upload(clients: Clients): Promise<Upload[]> {
         const body = await readFile(file);
         const key = `${config.uploadPrefix}${name}`;
         const uploadedAt = Date.now();
-        await clients.s3.send(
+        const { ETag } = await clients.s3.send(
           new PutObjectCommand({
             Bucket: config.names.uploadsBucket,
             Key: key,
@@ -95,13 +97,17 @@ async function upload(clients: Clients): Promise<Upload[]> {
           }),
         );
         bar.increment();
-        return { name, key, bytes: body.length, uploadedAt };
+        return { name, key, bytes: body.length, uploadedAt, eTag: ETag?.replaceAll('"', "") };
       }),
     ),
   );
 }
 
-/** The worker writes one item per upload: waits for an item newer than each upload. */
+/**
+ * The worker writes one item per upload: waits for an item newer than each upload, or for the
+ * item of these very bytes (same ETag) when they were processed before: the worker skips a
+ * version it has recorded already, so seeding the same folder again writes no new result.
+ */
 async function waitForResults(clients: Clients, uploads: Upload[]): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   await Promise.all(
@@ -110,7 +116,9 @@ async function waitForResults(clients: Clients, uploads: Upload[]): Promise<void
       const item = await pollUntil(
         async () => {
           const found = await getImageItem(clients, config.names, imageId);
-          return found && Date.parse(found.processedAt) >= upload.uploadedAt - 1000 ? found : undefined;
+          if (!found || found.status === ImageStatus.Deleted) return undefined;
+          const fresh = Date.parse(found.processedAt) >= upload.uploadedAt - 1000;
+          return fresh || (upload.eTag !== undefined && found.eTag === upload.eTag) ? found : undefined;
         },
         { deadline, intervalMs: 250 },
       );
