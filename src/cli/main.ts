@@ -1,12 +1,16 @@
 // npm run pipeline -- <command> [options]: every command of the project as one program.
 // Each npm script runs one of these subcommands' modules directly (`npm run images -- list`
 // is `npm run pipeline -- images list`); `npm run pipeline -- --help` lists them all.
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command, CommanderError } from "commander";
 import { EXIT_CODES_HELP, Exit, TERMINAL_SAFE_OUTPUT } from "./command.ts";
 import { COMMANDS, type CommandName, ROOT } from "./commands.ts";
 
+const { version } = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string };
+
 const program = new Command("npm run pipeline --")
+  .version(version, "-V, --version", "print the project's version")
   .description(
     "The local-first AWS image pipeline's commands. Each is also an npm script: npm run <command> -- [options].",
   )

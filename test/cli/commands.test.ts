@@ -30,6 +30,12 @@ describe("one program: npm run pipeline -- <command>", () => {
     for (const name of Object.keys(COMMANDS)) expect(run.stdout).toMatch(new RegExp(`^  ${name} `, "m"));
   });
 
+  it("--version prints the project's version from package.json and exits 0", () => {
+    const run = pipeline("--version");
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe(packageJson.version);
+  });
+
   it("hands the rest of the line to the command: `images list --help` is the images CLI's own usage", () => {
     const run = pipeline("images", "list", "--help");
     expect(run.status).toBe(0);

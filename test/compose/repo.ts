@@ -13,6 +13,7 @@ export function read(file: string): string {
 }
 
 export interface PackageJson {
+  version: string;
   engines?: Record<string, string>;
   scripts: Record<string, string>;
   dependencies: Record<string, string>;
