@@ -79,6 +79,41 @@ export function eventMatches(rule: QueueRule, eventName: string, key: string): b
  * then sent to its queues and marked done; a failed send is retried, and whatever is still
  * recorded at start-up is sent again. At least once, as on S3.
  */
+/**
+ * `<dataDir>/notifications.json` is not what the hub writes (a disk error, an edit by hand):
+ * starting without it would silently send no events for uploads. The message names the file
+ * and says how to recover.
+ */
+export class NotificationsDamagedError extends Error {
+  override name = "NotificationsDamagedError";
+}
+
+/**
+ * Reads the saved notification setup: `{ [bucket]: StoredBucketConfig }`. Throws
+ * NotificationsDamagedError when the file is not JSON or not an object of that shape.
+ */
+function readSavedConfigs(file: string): Record<string, StoredBucketConfig> {
+  const text = readFileSync(file, "utf8");
+  let saved: unknown;
+  try {
+    saved = JSON.parse(text);
+  } catch (error) {
+    throw notificationsDamaged(file, `it is not JSON: ${(error as Error).message}`);
+  }
+  const isObject = (value: unknown) => typeof value === "object" && value !== null && !Array.isArray(value);
+  if (!isObject(saved) || !Object.values(saved as object).every(isObject)) {
+    throw notificationsDamaged(file, "it is not a notification setup");
+  }
+  return saved as Record<string, StoredBucketConfig>;
+}
+
+function notificationsDamaged(file: string, why: string): NotificationsDamagedError {
+  return new NotificationsDamagedError(
+    `${file} is damaged (${why}). Move it away and start again: \`npm start\` sets the S3 → SQS notification up again ` +
+      "(with `npm run stack`, run `npm run bootstrap`).",
+  );
+}
+
 export class NotificationHub {
   private configs = new Map<string, StoredBucketConfig>();
   private syncBatch: S3SpyEvent[] = [];
@@ -103,10 +138,7 @@ export class NotificationHub {
     private readonly file: string | undefined,
     private readonly journal: EventJournal,
   ) {
-    if (file && existsSync(file)) {
-      const saved = JSON.parse(readFileSync(file, "utf8")) as Record<string, StoredBucketConfig>;
-      this.configs = new Map(Object.entries(saved));
-    }
+    if (file && existsSync(file)) this.configs = new Map(Object.entries(readSavedConfigs(file)));
   }
 
   start(): void {

@@ -55,14 +55,16 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       forcePathStyle: true,
       credentials: { accessKeyId: "test", secretAccessKey: "test" },
     });
-    const notifications = new NotificationHub(
-      fauxqs,
-      directS3,
-      options.region,
-      logger,
-      dataDir ? path.join(dataDir, "notifications.json") : undefined,
-      journal,
-    );
+    const notifications = openNotifications(() => {
+      return new NotificationHub(
+        fauxqs,
+        directS3,
+        options.region,
+        logger,
+        dataDir ? path.join(dataDir, "notifications.json") : undefined,
+        journal,
+      );
+    }, dataDir);
     notifications.start();
     started.push(() => notifications.stop());
 
@@ -165,6 +167,15 @@ function checkFreeSpace(dataDir: string): void {
   }
 }
 const MIN_FREE_BYTES = 1024 * 1024;
+
+/** Opens the notification hub; a damaged saved setup becomes a StorageStartError naming DATA_DIR. */
+function openNotifications(open: () => NotificationHub, dataDir: string | undefined): NotificationHub {
+  try {
+    return open();
+  } catch (error) {
+    throw dataDir ? new StorageStartError(dataDir, error) : error;
+  }
+}
 
 /** The stack could not open its state in DATA_DIR; the message names the folder and the cause. */
 export class StorageStartError extends Error {
