@@ -285,7 +285,10 @@ function readJournal(file: string): { recovered: RecordedEvent[]; high: bigint; 
       json = JSON.parse(raw);
     } catch {
       // A line cut short by a crash mid-write: it was never committed, so never acknowledged.
-      if (index === lastLine) continue;
+      // Such a line is the file's very end: every line written whole ends with a newline, and a
+      // cut-short one is cut off at start-up before anything is appended after it. A last line
+      // that ends with a newline was written whole: it is damage, not a crash.
+      if (index === lastLine && index === lines.length - 1) continue;
       throw damaged(file, index, "it is not JSON");
     }
     const entry = JOURNAL_LINE.safeParse(json);

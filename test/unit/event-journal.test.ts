@@ -127,6 +127,16 @@ describe("the S3 event journal", () => {
     await journal.close();
   });
 
+  it("refuses to start on a damaged last line that ends with a newline (written whole, so no crash cut it)", async () => {
+    const journal = await EventJournal.open(file);
+    journal.add(event(journal, "uploads/a.jpg"));
+    await journal.commit(0);
+    await journal.close();
+    appendFileSync(file, '{"add":{"id":99,"bucket":"uploads-b\u0000\u0000\n');
+    const lines = readFileSync(file, "utf8").split("\n").filter(Boolean).length;
+    await expect(EventJournal.open(file)).rejects.toThrow(`${file} is damaged at line ${lines} (it is not JSON)`);
+  });
+
   it.for([
     ["not JSON", "{not json"],
     ["JSON of another shape", '{"add":{"id":"x"}}'],
