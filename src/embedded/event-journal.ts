@@ -1,7 +1,7 @@
-import { closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, truncateSync, writeSync } from "node:fs";
+import { constants, readFileSync, truncateSync } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
-import path from "node:path";
 import { z } from "zod";
+import { replaceFileDurably } from "./durable-file.ts";
 
 /** Where one recorded event goes: a queue of the bucket's notification configuration. */
 export interface EventTarget {
@@ -320,27 +320,7 @@ function rewrite(file: string, events: RecordedEvent[], high: bigint, nextId: nu
   const data = Buffer.from(
     [line({ high: high.toString(16).toUpperCase(), next: nextId }), ...events.map((add) => line({ add }))].join(""),
   );
-  const temporary = `${file}.tmp`;
-  const fd = openSync(temporary, "w");
-  try {
-    let written = 0;
-    while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, file);
-  syncDirectory(path.dirname(file));
-  return data.length;
-}
-
-function syncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  return replaceFileDurably(file, data);
 }
 
 /** Cuts `file` after its last newline; returns its new size (0 if it does not exist). */

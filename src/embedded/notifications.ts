@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { XMLParser } from "fast-xml-parser";
 import type { FauxqsServer, S3SpyEvent, SpyMessage } from "fauxqs";
@@ -7,6 +7,7 @@ import pLimit from "p-limit";
 import { isNotFound } from "../aws/errors.ts";
 import type { Logger } from "../logger.ts";
 import { s3EventMessage, stripQuotes } from "../pipeline/events.ts";
+import { replaceFileDurably } from "./durable-file.ts";
 import type { EventJournal, RecordedEvent } from "./event-journal.ts";
 
 /** One S3 → SQS rule of a bucket's notification configuration. */
@@ -205,9 +206,12 @@ export class NotificationHub {
         );
       }
     }
-    if (queues.length === 0) this.configs.delete(bucket);
-    else this.configs.set(bucket, { xml, queues });
-    this.save();
+    // Saved before it takes effect: a setup that cannot be saved is answered with an error.
+    const configs = new Map(this.configs);
+    if (queues.length === 0) configs.delete(bucket);
+    else configs.set(bucket, { xml, queues });
+    this.save(configs);
+    this.configs = configs;
     for (const rule of queues) {
       this.send(rule.queueArn, {
         Service: "Amazon S3",
@@ -227,11 +231,12 @@ export class NotificationHub {
   }
 
   forgetBucket(bucket: string): void {
-    if (this.configs.delete(bucket)) this.save();
+    if (this.configs.delete(bucket)) this.save(this.configs);
   }
 
-  private save(): void {
-    if (this.file) writeFileSync(this.file, JSON.stringify(Object.fromEntries(this.configs), null, 2));
+  /** Durably, before the request that changed it is answered (replaceFileDurably). */
+  private save(configs: Map<string, StoredBucketConfig>): void {
+    if (this.file) replaceFileDurably(this.file, Buffer.from(JSON.stringify(Object.fromEntries(configs), null, 2)));
   }
 
   private enqueue(event: S3SpyEvent): void {

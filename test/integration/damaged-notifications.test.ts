@@ -1,9 +1,14 @@
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import {
+  GetBucketNotificationConfigurationCommand,
+  PutBucketNotificationConfigurationCommand,
+} from "@aws-sdk/client-s3";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeStartError, startEmbeddedStack } from "../../src/embedded/stack.ts";
 import { silentLogger } from "../../src/logger.ts";
+import { BUCKET, createBucketWithQueue, stackClients } from "../stack-process.ts";
 
 describe("a damaged notifications.json in DATA_DIR", () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), "pipeline-notifications-"));
@@ -33,5 +38,38 @@ describe("a damaged notifications.json in DATA_DIR", () => {
     renameSync(file, `${file}.damaged`);
     const stack = await start();
     await stack.stop();
+  });
+});
+
+describe("a notification setup that cannot be saved durably", () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "pipeline-notifications-save-"));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+  const file = path.join(dataDir, "notifications.json");
+
+  it("is answered with an error, and the saved setup stays as it was (never half written)", async () => {
+    const stack = await startEmbeddedStack({
+      port: 0,
+      host: "127.0.0.1",
+      region: "us-east-1",
+      dataDir,
+      logger: silentLogger,
+    });
+    try {
+      const clients = stackClients(stack.endpoint);
+      await createBucketWithQueue(clients);
+      const saved = readFileSync(file, "utf8");
+      // The save writes <file>.tmp first: make that fail, as a full disk (ENOSPC) would.
+      mkdirSync(`${file}.tmp`);
+      await expect(
+        clients.s3.send(
+          new PutBucketNotificationConfigurationCommand({ Bucket: BUCKET, NotificationConfiguration: {} }),
+        ),
+      ).rejects.toMatchObject({ $metadata: { httpStatusCode: 500 } });
+      expect(readFileSync(file, "utf8")).toBe(saved);
+      const now = await clients.s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: BUCKET }));
+      expect(now.QueueConfigurations?.length).toBe(1);
+    } finally {
+      await stack.stop();
+    }
   });
 });
