@@ -157,15 +157,20 @@ export interface CliRun {
 }
 
 /**
- * `images` as a user runs it: a separate process, configured only by its environment (the
- * run's, cleared of pipeline settings by test/hermetic-env.ts, .env included), on the test
- * pipeline's table at the emulator.
+ * A command's module (e.g. "src/cli/seed.ts") as a user runs it: a separate process,
+ * configured only by its environment (the run's, cleared of pipeline settings by
+ * test/hermetic-env.ts, .env included), on the test pipeline's resources at the emulator.
  */
-export function runImagesCli(config: Config, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+export function runCli(
+  module: string,
+  config: Config,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "tsx", "src/cli/images.ts", ...args],
+      ["--import", "tsx", module, ...args],
       {
         env: {
           ...process.env,
@@ -184,4 +189,9 @@ export function runImagesCli(config: Config, args: string[], env: Record<string,
       },
     );
   });
+}
+
+/** `npm run images -- <args>` as a user runs it (runCli). */
+export function runImagesCli(config: Config, args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return runCli("src/cli/images.ts", config, args, env);
 }

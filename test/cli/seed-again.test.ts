@@ -1,11 +1,10 @@
 // `npm run seed-images` of a folder it has seeded before: the worker skips the versions it has
 // recorded already, and the command reports them instead of waiting for results that never come.
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, expect, inject, test } from "vitest";
-import { createPipeline, jpeg, type Pipeline } from "../helpers.ts";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { createPipeline, jpeg, type Pipeline, runCli } from "../helpers.ts";
 
 let p: Pipeline;
 let folder: string;
@@ -22,25 +21,7 @@ afterAll(async () => {
 });
 
 function seed() {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/seed.ts", folder, "--timeout", "20"],
-      {
-        env: {
-          ...process.env,
-          AWS_ENDPOINT_URL: inject("endpoint"),
-          AWS_REGION: "us-east-1",
-          AWS_ACCESS_KEY_ID: "test",
-          AWS_SECRET_ACCESS_KEY: "test",
-          NAME_PREFIX: p.config.names.prefix,
-          TABLE_NAME: p.config.names.table,
-          UPLOAD_PREFIX: p.config.uploadPrefix,
-        },
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+  return runCli("src/cli/seed.ts", p.config, [folder, "--timeout", "20"], { UPLOAD_PREFIX: p.config.uploadPrefix });
 }
 
 test("seeding the same folder twice reports the images processed both times, without waiting for a timeout", async () => {

@@ -10,12 +10,16 @@ import { describeStartError, startEmbeddedStack } from "../../src/embedded/stack
 import { silentLogger } from "../../src/logger.ts";
 import { BUCKET, createBucketWithQueue, stackClients } from "../stack-process.ts";
 
+/** An embedded stack of the test's own on a free port, keeping its state in `dataDir`. */
+function stackOn(dataDir: string) {
+  return startEmbeddedStack({ port: 0, host: "127.0.0.1", region: "us-east-1", dataDir, logger: silentLogger });
+}
+
 describe("a damaged notifications.json in DATA_DIR", () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), "pipeline-notifications-"));
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
   const file = path.join(dataDir, "notifications.json");
-  const start = () =>
-    startEmbeddedStack({ port: 0, host: "127.0.0.1", region: "us-east-1", dataDir, logger: silentLogger });
+  const start = () => stackOn(dataDir);
 
   it.each([
     ["cut short", '{"image-pipeline-uploads": {"ru', "it is not JSON"],
@@ -47,13 +51,7 @@ describe("a notification setup that cannot be saved durably", () => {
   const file = path.join(dataDir, "notifications.json");
 
   it("is answered with an error, and the saved setup stays as it was (never half written)", async () => {
-    const stack = await startEmbeddedStack({
-      port: 0,
-      host: "127.0.0.1",
-      region: "us-east-1",
-      dataDir,
-      logger: silentLogger,
-    });
+    const stack = await stackOn(dataDir);
     try {
       const clients = stackClients(stack.endpoint);
       await createBucketWithQueue(clients);

@@ -41,6 +41,14 @@ function faultyFile(state: { full: boolean }): OpenJournalFile {
   };
 }
 
+/** A journal file holding one committed event for `key`, closed. */
+async function journalOf(file: string, key: string): Promise<void> {
+  const journal = await EventJournal.open(file);
+  journal.add(event(journal, key));
+  await journal.commit(0);
+  await journal.close();
+}
+
 describe("the S3 event journal", () => {
   let dir: string;
   let file: string;
@@ -128,10 +136,7 @@ describe("the S3 event journal", () => {
   });
 
   it("refuses to start on a damaged last line that ends with a newline (written whole, so no crash cut it)", async () => {
-    const journal = await EventJournal.open(file);
-    journal.add(event(journal, "uploads/a.jpg"));
-    await journal.commit(0);
-    await journal.close();
+    await journalOf(file, "uploads/a.jpg");
     appendFileSync(file, '{"add":{"id":99,"bucket":"uploads-b\u0000\u0000\n');
     const lines = readFileSync(file, "utf8").split("\n").filter(Boolean).length;
     await expect(EventJournal.open(file)).rejects.toThrow(`${file} is damaged at line ${lines} (it is not JSON)`);
@@ -144,10 +149,7 @@ describe("the S3 event journal", () => {
   ] as const)(
     "refuses to start on a damaged line (%s) in the middle, naming the file and the line",
     async ([, bad]) => {
-      const journal = await EventJournal.open(file);
-      journal.add(event(journal, "uploads/a.jpg"));
-      await journal.commit(0);
-      await journal.close();
+      await journalOf(file, "uploads/a.jpg");
       appendFileSync(file, `${bad}\n`);
       appendFileSync(file, `${JSON.stringify({ done: 12345 })}\n`);
       const lines = readFileSync(file, "utf8").split("\n").filter(Boolean).length;
@@ -159,10 +161,7 @@ describe("the S3 event journal", () => {
   );
 
   it("keeps the next events after a line cut short by a crash, when a full disk leaves no room to rewrite", async () => {
-    const journal = await EventJournal.open(file);
-    journal.add(event(journal, "uploads/a.jpg"));
-    await journal.commit(0);
-    await journal.close();
+    await journalOf(file, "uploads/a.jpg");
     appendFileSync(file, '{"add":{"id":99,"bucket":"uploads-bu');
     // The rewrite at start-up writes <file>.tmp: make that fail, as ENOSPC would.
     mkdirSync(`${file}.tmp`);
