@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { Clients } from "../aws/clients.ts";
 import { describeTarget } from "../config.ts";
 import { escapeTerminal, formatBytes } from "../format.ts";
+import { stripQuotes } from "../pipeline/events.ts";
 import { pollUntil } from "../poll.ts";
 import { getImageItem, type ImageItem, ImageStatus, imageIdFor } from "../store/metadata.ts";
 import { formatTable } from "../table.ts";
@@ -97,7 +98,7 @@ async function upload(clients: Clients): Promise<Upload[]> {
           }),
         );
         bar.increment();
-        return { name, key, bytes: body.length, uploadedAt, eTag: ETag?.replaceAll('"', "") };
+        return { name, key, bytes: body.length, uploadedAt, eTag: ETag === undefined ? undefined : stripQuotes(ETag) };
       }),
     ),
   );

@@ -71,16 +71,6 @@ export function eventMatches(rule: QueueRule, eventName: string, key: string): b
 }
 
 /**
- * Bucket notifications for the embedded stack. fauxqs accepts the configuration call but
- * stores and sends nothing, so the edge keeps the configuration here and this class turns
- * fauxqs's object events into S3 event messages on the configured queues.
- *
- * Each event is recorded in the journal while fauxqs handles the request, before its answer
- * reaches the edge; the edge relays a 2xx only after `commit` (the journal fsynced it). It is
- * then sent to its queues and marked done; a failed send is retried, and whatever is still
- * recorded at start-up is sent again. At least once, as on S3.
- */
-/**
  * `<dataDir>/notifications.json` is not what the hub writes (a disk error, an edit by hand):
  * starting without it would silently send no events for uploads. The message names the file
  * and says how to recover.
@@ -115,6 +105,16 @@ function notificationsDamaged(file: string, why: string): NotificationsDamagedEr
   );
 }
 
+/**
+ * Bucket notifications for the embedded stack. fauxqs accepts the configuration call but
+ * stores and sends nothing, so the edge keeps the configuration here and this class turns
+ * fauxqs's object events into S3 event messages on the configured queues.
+ *
+ * Each event is recorded in the journal while fauxqs handles the request, before its answer
+ * reaches the edge; the edge relays a 2xx only after `commit` (the journal fsynced it). It is
+ * then sent to its queues and marked done; a failed send is retried, and whatever is still
+ * recorded at start-up is sent again. At least once, as on S3.
+ */
 export class NotificationHub {
   private configs = new Map<string, StoredBucketConfig>();
   private syncBatch: S3SpyEvent[] = [];

@@ -55,8 +55,9 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
       forcePathStyle: true,
       credentials: { accessKeyId: "test", secretAccessKey: "test" },
     });
-    const notifications = openNotifications(() => {
-      return new NotificationHub(
+    let notifications: NotificationHub;
+    try {
+      notifications = new NotificationHub(
         fauxqs,
         directS3,
         options.region,
@@ -64,7 +65,10 @@ export async function startEmbeddedStack(options: EmbeddedStackOptions): Promise
         dataDir ? path.join(dataDir, "notifications.json") : undefined,
         journal,
       );
-    }, dataDir);
+    } catch (error) {
+      // A damaged saved setup: the message names DATA_DIR, as for the journal.
+      throw dataDir ? new StorageStartError(dataDir, error) : error;
+    }
     notifications.start();
     started.push(() => notifications.stop());
 
@@ -167,15 +171,6 @@ function checkFreeSpace(dataDir: string): void {
   }
 }
 const MIN_FREE_BYTES = 1024 * 1024;
-
-/** Opens the notification hub; a damaged saved setup becomes a StorageStartError naming DATA_DIR. */
-function openNotifications(open: () => NotificationHub, dataDir: string | undefined): NotificationHub {
-  try {
-    return open();
-  } catch (error) {
-    throw dataDir ? new StorageStartError(dataDir, error) : error;
-  }
-}
 
 /** The stack could not open its state in DATA_DIR; the message names the folder and the cause. */
 export class StorageStartError extends Error {
